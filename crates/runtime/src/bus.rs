@@ -1,0 +1,176 @@
+//! The event bus: every event the engine produces, numbered, retained (bounded) and fanned out.
+//!
+//! Delivery never blocks or fails the emitter: live subscribers read from a bounded broadcast
+//! channel, and one that falls behind loses its place (it is told so) and can resume from the
+//! retained history by sequence number — the same mechanism SSE clients use with
+//! `Last-Event-ID`. The reference called subscribers synchronously inside `emit`, so one slow or
+//! failing subscriber blocked or broke the emitter.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use ahv_core::event::{Event, EventType};
+use ahv_core::id::{AgentDid, SessionId};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// An event with its global sequence number.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// Global, gap-free sequence number (1-based). Also the SSE event id.
+    pub seq: u64,
+    /// Stable id derived from the sequence (`evt-{seq}`).
+    pub event_id: String,
+    /// The event itself.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Which events a query or a subscriber wants.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only this type.
+    pub event_type: Option<EventType>,
+    /// Only this session.
+    pub session_id: Option<SessionId>,
+    /// Only this agent.
+    pub agent_did: Option<AgentDid>,
+    /// Only events with a sequence number greater than this.
+    pub after_seq: Option<u64>,
+}
+
+impl EventFilter {
+    /// Whether `e` passes the filter.
+    pub fn matches(&self, e: &StoredEvent) -> bool {
+        self.event_type.is_none_or(|t| e.event.event_type == t)
+            && self.session_id.as_ref().is_none_or(|s| e.event.session_id.as_ref() == Some(s))
+            && self.agent_did.as_ref().is_none_or(|a| e.event.agent_did.as_ref() == Some(a))
+            && self.after_seq.is_none_or(|n| e.seq > n)
+    }
+}
+
+#[derive(Debug)]
+struct Retained {
+    next_seq: u64,
+    events: VecDeque<StoredEvent>,
+    by_type: BTreeMap<EventType, u64>,
+    total: u64,
+}
+
+/// Bounded event history plus live fan-out.
+#[derive(Debug)]
+pub struct EventBus {
+    retained: Mutex<Retained>,
+    capacity: usize,
+    live: broadcast::Sender<StoredEvent>,
+}
+
+impl EventBus {
+    /// A bus that retains at most `capacity` events (oldest evicted first).
+    pub fn new(capacity: usize) -> Self {
+        let (live, _) = broadcast::channel(4096);
+        EventBus {
+            retained: Mutex::new(Retained {
+                next_seq: 1,
+                events: VecDeque::new(),
+                by_type: BTreeMap::new(),
+                total: 0,
+            }),
+            capacity: capacity.max(1),
+            live,
+        }
+    }
+
+    /// Sets the next sequence number (after recovery, so numbering continues).
+    pub fn resume_from(&self, next_seq: u64) {
+        if let Ok(mut r) = self.retained.lock() {
+            r.next_seq = r.next_seq.max(next_seq);
+        }
+    }
+
+    /// Numbers, retains and broadcasts events. Never blocks on subscribers.
+    pub fn publish(&self, events: Vec<Event>) -> Vec<StoredEvent> {
+        let mut out = Vec::with_capacity(events.len());
+        let Ok(mut r) = self.retained.lock() else { return out };
+        for event in events {
+            let seq = r.next_seq;
+            r.next_seq += 1;
+            r.total += 1;
+            *r.by_type.entry(event.event_type).or_insert(0) += 1;
+            let stored = StoredEvent { seq, event_id: format!("evt-{seq}"), event };
+            r.events.push_back(stored.clone());
+            while r.events.len() > self.capacity {
+                r.events.pop_front();
+            }
+            out.push(stored);
+        }
+        drop(r);
+        for e in &out {
+            // No receivers is fine; lagging receivers are told by the channel.
+            let _ = self.live.send(e.clone());
+        }
+        out
+    }
+
+    /// A live subscription. Combine with [`EventBus::query`] (by `after_seq`) to resume.
+    pub fn subscribe(&self) -> broadcast::Receiver<StoredEvent> {
+        self.live.subscribe()
+    }
+
+    /// Retained events passing `filter`, oldest first, keeping at most the **last** `limit`.
+    pub fn query(&self, filter: &EventFilter, limit: usize) -> Vec<StoredEvent> {
+        let Ok(r) = self.retained.lock() else { return Vec::new() };
+        let mut out: Vec<StoredEvent> =
+            r.events.iter().rev().filter(|e| filter.matches(e)).take(limit).cloned().collect();
+        out.reverse();
+        out
+    }
+
+    /// Total events ever published and the count per type.
+    pub fn stats(&self) -> (u64, BTreeMap<EventType, u64>) {
+        match self.retained.lock() {
+            Ok(r) => (r.total, r.by_type.clone()),
+            Err(_) => (0, BTreeMap::new()),
+        }
+    }
+
+    /// Sequence number of the newest event (0 if none).
+    pub fn last_seq(&self) -> u64 {
+        self.retained.lock().map(|r| r.next_seq.saturating_sub(1)).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ahv_core::time::Timestamp;
+
+    use super::*;
+
+    fn ev(t: EventType) -> Event {
+        Event::new(t, Timestamp::ZERO)
+    }
+
+    #[test]
+    fn numbers_retains_and_bounds() {
+        let bus = EventBus::new(3);
+        bus.publish(vec![ev(EventType::SessionCreated); 5]);
+        let all = bus.query(&EventFilter::default(), 100);
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(bus.stats().0, 5);
+        assert_eq!(bus.query(&EventFilter::default(), 1)[0].seq, 5);
+        let f = EventFilter { after_seq: Some(4), ..Default::default() };
+        assert_eq!(bus.query(&f, 10).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_never_blocks_the_emitter() {
+        let bus = EventBus::new(10);
+        let mut rx = bus.subscribe();
+        // Far more than the channel holds: publish must still return at once.
+        for _ in 0..10_000 {
+            bus.publish(vec![ev(EventType::VfsWrite)]);
+        }
+        assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+        assert_eq!(bus.last_seq(), 10_000);
+    }
+}
