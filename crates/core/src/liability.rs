@@ -1,1 +1,3 @@
-//! Placeholder: filled in by its owner.
+//! Joint liability: agents vouch for each other, share the loss when one misbehaves, and carry
+//! a record of it into later sessions.
+pub mod vouch;
