@@ -658,6 +658,15 @@ impl VouchBook {
             .collect()
     }
 
+    /// Agents with at least one active bond given in `session` (expired-but-unswept included),
+    /// in DID order.
+    pub fn session_vouchers(&self, session: &SessionId) -> Vec<&AgentDid> {
+        self.active_out
+            .get(session)
+            .map(|m| m.keys().collect())
+            .unwrap_or_default()
+    }
+
     /// Every retained bond `voucher` gave (all sessions, active or released), creation order.
     pub fn given_by(&self, voucher: &AgentDid) -> Vec<&VouchRecord> {
         self.resolve(self.given.get(voucher)).collect()
