@@ -231,3 +231,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::id::IdGen;
+    use crate::liability::slash::slash;
+    use crate::score::Score;
+
+    fn agent(i: u8) -> AgentDid {
+        AgentDid::new(format!("a{i}")).unwrap()
+    }
+
+    proptest! {
+        /// Whatever bonds are attempted, the bonds in force never form a cycle, every voucher
+        /// stays within its exposure cap, and a slash never raises anyone's score.
+        #[test]
+        fn random_vouches_keep_invariants(
+            edges in proptest::collection::vec((0u8..7, 0u8..7, 1u8..=5), 0..40),
+            sigmas in proptest::collection::vec(0.5f64..=1.0, 7),
+            victim in 0u8..7,
+            omega in 0.0f64..=1.0,
+        ) {
+            let mut book = VouchBook::default();
+            let mut ids = IdGen::new([8; 16]);
+            let s = SessionId::new("s").unwrap();
+            let now = Timestamp::from_secs(1);
+            for (a, b, pct) in edges {
+                let sigma = Score::new(sigmas[a as usize]).unwrap();
+                let pct = Score::new(f64::from(pct) / 10.0).unwrap();
+                let _ = book.vouch(&mut ids, &s, &agent(a), sigma, &agent(b), Some(pct), None, now);
+            }
+            prop_assert!(!VouchGraph::new(&book, &s, now).has_cycle());
+            for i in 0..7u8 {
+                let cap = sigmas[i as usize] * 0.8;
+                prop_assert!(book.exposure(&agent(i), now) <= cap + 1e-12);
+            }
+            let mut scores: BTreeMap<AgentDid, Score> =
+                (0..7u8).map(|i| (agent(i), Score::new(sigmas[i as usize]).unwrap())).collect();
+            let before = scores.clone();
+            let out = slash(&mut book, &mut scores, &mut ids, &s, &agent(victim),
+                Score::new(omega).unwrap(), "x", now);
+            prop_assert_eq!(scores[&agent(victim)].get(), 0.0);
+            for (a, v) in &scores {
+                prop_assert!(v.get() <= before[a].get());
+            }
+            prop_assert!(out.results.iter().all(|r| r.cascade_depth <= 2));
+            prop_assert!(book.vouchers_of(&s, &agent(victim), now).is_empty());
+        }
+    }
+}
