@@ -171,3 +171,5 @@ mod tests {
         );
     }
 }
+
+pub mod registry;

@@ -156,3 +156,10 @@ mod tests {
         }
     }
 }
+
+pub mod breach;
+pub mod classifier;
+pub mod elevation;
+pub mod enforcer;
+pub mod inheritance;
+pub mod pairs;
