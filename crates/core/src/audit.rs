@@ -1,3 +1,7 @@
 //! Tamper-evident audit: RFC 6962 Merkle logs, proofs, signed checkpoints and export bundles.
+pub mod base64;
+pub mod canonical;
 pub mod digest;
+pub mod entry;
+pub mod log;
 pub mod merkle;
