@@ -1,7 +1,9 @@
 //! Tamper-evident audit: RFC 6962 Merkle logs, proofs, signed checkpoints and export bundles.
 pub mod base64;
 pub mod canonical;
+pub mod checkpoint;
 pub mod digest;
 pub mod entry;
 pub mod log;
 pub mod merkle;
+pub mod note;
