@@ -160,6 +160,10 @@ fn every_proof_of_small_trees_verifies_and_matches_ct_merkle() {
 }
 
 proptest! {
+    // 100 random trees per property keeps the debug-build suite fast; sizes 1..=40 are also
+    // covered exhaustively above.
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
     #[test]
     fn roots_and_proofs_match_ct_merkle(
         n in 1usize..=200,

@@ -66,7 +66,7 @@ fn wrong_key_or_forged_signature_is_rejected() {
     ));
     // Same name and key id, but signature bytes from a different message.
     let right = NoteVerifier::new("example.com/log", key(1).verifying_key()).unwrap();
-    let mut forged = note.clone();
+    let mut forged = note;
     forged.signatures[0].signature = SignedNote::sign("other\n", &key(1), "example.com/log")
         .unwrap()
         .signatures[0]
