@@ -1,5 +1,6 @@
 //! Tamper-evident audit: RFC 6962 Merkle logs, proofs, signed checkpoints and export bundles.
 pub mod base64;
+pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
 pub mod digest;

@@ -61,7 +61,8 @@ fn escaped(s: &str) -> String {
         .to_string()
 }
 
-fn check_origin(origin: &str) -> Result<(), CheckpointError> {
+/// Checks an origin: 1 to [`MAX_ORIGIN_LEN`] bytes without Unicode spaces, `+` or controls.
+pub fn check_origin(origin: &str) -> Result<(), CheckpointError> {
     if origin.is_empty()
         || origin.len() > MAX_ORIGIN_LEN
         || origin
