@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::digest::Digest32;
+use crate::audit::entry::{AuditEntry, EntryError};
 use crate::audit::merkle::{self, ProofError};
 
 /// Default cap on the number of leaves in one log (2^20 ≈ 1M entries, 32 MiB of hashes).
@@ -51,6 +52,17 @@ pub enum LogError {
     /// A proof could not be built.
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// The entry failed validation.
+    #[error(transparent)]
+    BadEntry(#[from] EntryError),
+    /// The entry's `seq` is not the next index of the log.
+    #[error("entry seq {found} is not the next log index {expected}")]
+    SeqMismatch {
+        /// The next index of the log.
+        expected: u64,
+        /// The entry's seq.
+        found: u64,
+    },
 }
 
 /// An append-only log of Merkle leaf hashes.
@@ -99,8 +111,22 @@ impl MerkleLog {
         self.append_leaf_hash(merkle::leaf_hash(entry_bytes))
     }
 
-    /// Appends an already computed leaf hash (e.g. [`crate::audit::AuditEntry::leaf_hash`]) and
-    /// returns its index.
+    /// Validates `entry`, checks that its `seq` is the next index, and appends its leaf hash.
+    /// The caller stores the entry itself (the log keeps only hashes).
+    pub fn append_entry(&mut self, entry: &AuditEntry) -> Result<u64, LogError> {
+        entry.validate()?;
+        let expected = self.len();
+        if entry.seq != expected {
+            return Err(LogError::SeqMismatch {
+                expected,
+                found: entry.seq,
+            });
+        }
+        self.append_leaf_hash(entry.leaf_hash())
+    }
+
+    /// Appends an already computed leaf hash (e.g. [`AuditEntry::leaf_hash`]) and returns its
+    /// index.
     pub fn append_leaf_hash(&mut self, leaf: Digest32) -> Result<u64, LogError> {
         let index = self.len();
         if index >= self.max_leaves {
@@ -316,6 +342,37 @@ mod tests {
             MerkleLog::with_max_leaves(0).unwrap_err(),
             LogError::ZeroCapacity
         );
+    }
+
+    #[test]
+    fn append_entry_checks_seq_and_validity() {
+        use crate::audit::entry::Decision;
+        use crate::time::Timestamp;
+        let entry = |seq, kind: &str| AuditEntry {
+            seq,
+            at: Timestamp::from_secs(1),
+            session_id: None,
+            agent_did: None,
+            kind: kind.into(),
+            decision: Decision::Allowed,
+            reason: String::new(),
+            detail: serde_json::Value::Null,
+        };
+        let mut log = MerkleLog::new();
+        assert_eq!(log.append_entry(&entry(0, "a.b")).unwrap(), 0);
+        assert_eq!(log.leaf(0), Some(entry(0, "a.b").leaf_hash()));
+        assert_eq!(
+            log.append_entry(&entry(5, "a.b")),
+            Err(LogError::SeqMismatch {
+                expected: 1,
+                found: 5
+            })
+        );
+        assert!(matches!(
+            log.append_entry(&entry(1, "")),
+            Err(LogError::BadEntry(_))
+        ));
+        assert_eq!(log.len(), 1);
     }
 
     #[test]
