@@ -242,8 +242,12 @@ impl SignedNote {
         if note.chars().any(|c| c < ' ' && c != '\n') {
             return Err(NoteError::BadText);
         }
+        // The text ends at the LAST blank line; it keeps its final newline.
         let split = note.rfind("\n\n").ok_or(NoteError::NoSignatureBlock)?;
-        let (text, block) = (&note[..=split], &note[split + 2..]);
+        let (text, block) = note
+            .get(..=split)
+            .zip(note.get(split + 2..))
+            .ok_or(NoteError::NoSignatureBlock)?;
         check_text(text)?;
         if block.is_empty() || !block.ends_with('\n') {
             return Err(NoteError::BadSignatureLine {
