@@ -1,0 +1,161 @@
+//! Canonical JSON bytes for hashing.
+//!
+//! A hash over JSON is only meaningful if the same value always gives the same bytes. The
+//! reference relied on Python's `json.dumps(sort_keys=True)` with its default separators. Our
+//! canonical form is:
+//!
+//! - object keys sorted by Unicode code point (byte order of their UTF-8), at every depth;
+//! - no whitespace: `,` between items and `:` after keys;
+//! - strings as UTF-8 with only `"` and `\` and the control characters U+0000–U+001F escaped
+//!   (`\b \f \n \r \t`, others as `\u00XX` in lowercase hex); everything else, including
+//!   non-ASCII, is written as-is;
+//! - numbers exactly as `serde_json` prints them (integers in decimal, floats in the shortest
+//!   form that reads back to the same `f64`, e.g. `1.0`, `1e+20`); `serde_json` cannot hold NaN or
+//!   infinities;
+//! - `null`, `true`, `false` literally.
+//!
+//! This is close to RFC 8785 (JCS) but not identical (JCS sorts keys by UTF-16 code units and
+//! prints numbers the ECMAScript way); it is stable under a JSON round trip through `serde_json`,
+//! which is what lets a third party re-hash entries read from an export bundle.
+//!
+//! The writer uses an explicit stack, not recursion, so a deeply nested value cannot overflow
+//! the call stack.
+
+use serde_json::Value;
+
+enum Item<'a> {
+    Value(&'a Value),
+    Raw(&'static str),
+    Key(&'a str),
+}
+
+/// The canonical text of `value` (see the module docs for the rules).
+pub fn to_canonical_string(value: &Value) -> String {
+    let mut out = String::new();
+    let mut stack = vec![Item::Value(value)];
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Raw(s) => out.push_str(s),
+            Item::Key(k) => {
+                write_str(&mut out, k);
+                out.push(':');
+            }
+            Item::Value(v) => match v {
+                Value::Null => out.push_str("null"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Value::Number(n) => out.push_str(&n.to_string()),
+                Value::String(s) => write_str(&mut out, s),
+                Value::Array(items) => {
+                    out.push('[');
+                    stack.push(Item::Raw("]"));
+                    for (i, v) in items.iter().enumerate().rev() {
+                        stack.push(Item::Value(v));
+                        if i > 0 {
+                            stack.push(Item::Raw(","));
+                        }
+                    }
+                }
+                Value::Object(map) => {
+                    out.push('{');
+                    stack.push(Item::Raw("}"));
+                    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    for (i, (k, v)) in entries.into_iter().enumerate().rev() {
+                        stack.push(Item::Value(v));
+                        stack.push(Item::Key(k));
+                        if i > 0 {
+                            stack.push(Item::Raw(","));
+                        }
+                    }
+                }
+            },
+        }
+    }
+    out
+}
+
+/// The canonical bytes of `value` (UTF-8 of [`to_canonical_string`]).
+pub fn to_canonical_bytes(value: &Value) -> Vec<u8> {
+    to_canonical_string(value).into_bytes()
+}
+
+fn write_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let b = u32::from(c) as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[b >> 4]));
+                out.push(char::from(HEX[b & 15]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn sorts_keys_at_every_depth_without_whitespace() {
+        let v = json!({"b": 1, "a": {"z": [3, {"y": null, "x": true}], "c": "s"}});
+        assert_eq!(
+            to_canonical_string(&v),
+            r#"{"a":{"c":"s","z":[3,{"x":true,"y":null}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn escapes_only_what_json_requires() {
+        let v = json!([
+            "q\"b\\n\n\t\u{1}é😀",
+            1.5,
+            -0,
+            1e20,
+            10_000_000_000u64,
+            false
+        ]);
+        assert_eq!(
+            to_canonical_string(&v),
+            "[\"q\\\"b\\\\n\\n\\t\\u0001é😀\",1.5,0,1e+20,10000000000,false]"
+        );
+        assert_eq!(to_canonical_string(&json!({})), "{}");
+        assert_eq!(to_canonical_string(&json!([])), "[]");
+    }
+
+    #[test]
+    fn is_stable_under_a_json_round_trip() {
+        let v = json!({"k": [1.0, 0.1, -2.5e-8, u64::MAX, i64::MIN, "\u{7f}\u{1f}"], "é": {}});
+        let text = to_canonical_string(&v);
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(to_canonical_string(&back), text);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let mut v = json!(0);
+        for _ in 0..10_000 {
+            v = Value::Array(vec![v]);
+        }
+        let s = to_canonical_string(&v);
+        assert_eq!(s.len(), 20_001);
+        // Drop iteratively too: serde_json's own Drop recurses.
+        let mut cur = v;
+        while let Value::Array(mut inner) = cur {
+            cur = inner.pop().unwrap_or(Value::Null);
+        }
+    }
+}
