@@ -1,1 +1,19 @@
-//! Placeholder: filled in by its owner.
+//! Sagas (placeholder root; docs follow).
+
+mod err;
+pub mod machine;
+pub mod model;
+pub mod protocol;
+pub mod retry;
+pub mod state;
+
+pub use err::SagaError;
+pub use machine::{FanOutResolution, Saga, SagaMode, StepRuntime, StopCause, idempotency_key};
+pub use model::*;
+pub use protocol::{SagaCommand, SagaEventKind, SagaInput};
+pub use retry::{ErrorClass, RetryPolicy, RetryPolicyError, classify_http_status};
+pub use state::{Attempt, AttemptOutcome, Phase, SagaState, StepState, TransitionError};
+
+/// Placeholder until the checkpoint module lands.
+#[derive(Debug)]
+pub struct CheckpointStore;
