@@ -1,5 +1,6 @@
 //! Sagas (placeholder root; docs follow).
 
+pub mod checkpoint;
 mod err;
 pub mod machine;
 pub mod model;
@@ -7,13 +8,10 @@ pub mod protocol;
 pub mod retry;
 pub mod state;
 
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, ReplayPlan, goal_hash};
 pub use err::SagaError;
 pub use machine::{FanOutResolution, Saga, SagaMode, StepRuntime, StopCause, idempotency_key};
 pub use model::*;
 pub use protocol::{SagaCommand, SagaEventKind, SagaInput};
 pub use retry::{ErrorClass, RetryPolicy, RetryPolicyError, classify_http_status};
 pub use state::{Attempt, AttemptOutcome, Phase, SagaState, StepState, TransitionError};
-
-/// Placeholder until the checkpoint module lands.
-#[derive(Debug)]
-pub struct CheckpointStore;
