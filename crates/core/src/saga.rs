@@ -1,6 +1,7 @@
 //! Sagas (placeholder root; docs follow).
 
 pub mod checkpoint;
+pub mod dsl;
 mod err;
 pub mod machine;
 pub mod model;
@@ -9,6 +10,7 @@ pub mod retry;
 pub mod state;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, ReplayPlan, goal_hash};
+pub use dsl::{DslError, DslProblem, parse_saga};
 pub use err::SagaError;
 pub use machine::{FanOutResolution, Saga, SagaMode, StepRuntime, StopCause, idempotency_key};
 pub use model::*;
