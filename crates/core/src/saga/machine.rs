@@ -4,7 +4,10 @@
 //! re-derives the same commands, which is how the runtime recovers after a crash.
 //!
 //! Input handlers live here; the progress loop (stages, fan-out resolution, compensation)
-//! lives in [`drive`](self) — see `machine/drive.rs`.
+//! lives in `machine/drive.rs`, per-step bookkeeping in `machine/step.rs`.
+//!
+//! Each call to [`Saga::handle`] works on a copy that replaces the saga only on success, so a
+//! refused input never leaves a half-applied change (sagas are small: ≤ `MAX_STEPS` steps).
 
 mod drive;
 mod step;

@@ -104,14 +104,9 @@ impl Saga {
         let Some(cause) = self.stop.clone() else {
             return Ok(false);
         };
-        // An undo must never race its own execute: wait until every call in flight has
-        // answered or timed out (each has a deadline, so this wait is bounded).
-        if self.steps.iter().any(|s| s.in_flight(Phase::Execute)) {
-            return Ok(false);
-        }
+        // Retries not yet started are cancelled at once, even while other calls are in flight.
         for rt in &mut self.steps {
-            if rt.state == StepState::Executing {
-                // Waiting for a retry timer: the retry is cancelled.
+            if rt.state == StepState::Executing && rt.retry_at.is_some() {
                 let prev = rt.error.clone().unwrap_or_default();
                 super::settle_forward_failure(
                     rt,
@@ -119,6 +114,11 @@ impl Saga {
                     now,
                 )?;
             }
+        }
+        // An undo must never race its own execute: wait until every call in flight has
+        // answered or timed out (each has a deadline, so this wait is bounded).
+        if self.steps.iter().any(|s| s.in_flight(Phase::Execute)) {
+            return Ok(false);
         }
         let mut order: Vec<(u64, StepId)> = self
             .steps

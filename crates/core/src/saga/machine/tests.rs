@@ -1090,3 +1090,194 @@ fn defined_saga_needs_steps() {
         Saga::from_definition(def(vec![step("s1")]), SagaMode::Defined, &mut ids, t(0)).unwrap();
     assert!(g.saga_id().as_str().starts_with("saga:"));
 }
+
+#[test]
+fn rollback_cancels_a_waiting_branch_while_its_sibling_is_in_flight() {
+    let mut steps = vec![retrying("a", 3), step("b")];
+    steps.push(step("post"));
+    let mut d = def(steps);
+    d.fan_outs = vec![group("g", FanOutPolicy::AllMustSucceed, &["a", "b"])];
+    let mut g = saga_of(d);
+    g.handle(start(), t(0)).unwrap();
+    g.handle(fail("a", 1, ErrorClass::Retryable), t(1)).unwrap();
+    let c = g.handle(SagaInput::CompensateRequested, t(1)).unwrap();
+    assert!(compensates(&c).is_empty(), "b is still in flight");
+    assert_eq!(
+        state_of(&g, "a"),
+        StepState::Failed,
+        "a's retry is cancelled now"
+    );
+    let e = g
+        .handle(
+            SagaInput::RetryTimerFired {
+                step_id: sid("a"),
+                phase: Phase::Execute,
+                attempt: 2,
+            },
+            t(2),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "step `a` is failed; no execute retry is scheduled"
+    );
+    let c = g.handle(ok("b", 1), t(3)).unwrap();
+    assert_eq!(compensates(&c), vec![s("b")]);
+}
+
+#[test]
+fn checkpoint_confirmation_is_accepted_after_completion() {
+    let mut g = saga(vec![step("s1").with_checkpoint("done")]);
+    g.handle(start(), t(0)).unwrap();
+    let c = g.handle(ok("s1", 1), t(1)).unwrap();
+    assert_eq!(finished(&c), Some(SagaState::Completed));
+    let c = g
+        .handle(SagaInput::StepCheckpointed { step_id: sid("s1") }, t(2))
+        .unwrap();
+    assert_eq!(c.len(), 1);
+    assert!(g.step(&sid("s1")).unwrap().is_checkpointed());
+}
+
+mod properties {
+    use std::collections::VecDeque;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Answers every command with outcomes drawn from `script` until the saga finishes.
+    fn run(mut g: Saga, script: &[u8]) -> Saga {
+        let mut queue: VecDeque<SagaCommand> = g.handle(start(), t(0)).unwrap().into();
+        let mut now = t(0);
+        let mut pick = script.iter().copied().cycle();
+        let mut guard = 0;
+        while let Some(cmd) = queue.pop_front() {
+            guard += 1;
+            assert!(guard < 10_000, "saga did not terminate");
+            let input = match cmd {
+                SagaCommand::ExecuteStep {
+                    step_id, attempt, ..
+                } => match pick.next().unwrap_or(0) % 4 {
+                    0 => SagaInput::StepSucceeded {
+                        step_id,
+                        attempt,
+                        output: json!(1),
+                    },
+                    1 => SagaInput::StepFailed {
+                        step_id,
+                        attempt,
+                        error: "e".into(),
+                        class: ErrorClass::Retryable,
+                    },
+                    2 => SagaInput::StepFailed {
+                        step_id,
+                        attempt,
+                        error: "e".into(),
+                        class: ErrorClass::Final,
+                    },
+                    _ => SagaInput::StepTimedOut { step_id, attempt },
+                },
+                SagaCommand::CompensateStep {
+                    step_id, attempt, ..
+                } => match pick.next().unwrap_or(0) % 3 {
+                    0 => SagaInput::CompensationSucceeded { step_id, attempt },
+                    1 => SagaInput::CompensationFailed {
+                        step_id,
+                        attempt,
+                        error: "e".into(),
+                        class: ErrorClass::Retryable,
+                    },
+                    _ => SagaInput::CompensationTimedOut { step_id, attempt },
+                },
+                SagaCommand::ScheduleRetry {
+                    step_id,
+                    phase,
+                    attempt,
+                    at,
+                } => {
+                    now = now.max(at);
+                    SagaInput::RetryTimerFired {
+                        step_id,
+                        phase,
+                        attempt,
+                    }
+                }
+                _ => continue,
+            };
+            now = now.plus(Duration::from_secs(1));
+            queue.extend(g.handle(input, now).unwrap());
+        }
+        g
+    }
+
+    proptest! {
+        #[test]
+        fn every_saga_terminates_consistently(
+            n in 1usize..7,
+            attempts in 1u32..4,
+            fan in proptest::option::of((0usize..3, 0usize..3)),
+            script in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let steps: Vec<StepDefinition> =
+                (0..n).map(|i| retrying(&format!("s{i}"), attempts)).collect();
+            let mut d = def(steps);
+            if let Some((from, policy)) = fan {
+                let from = from.min(n.saturating_sub(2));
+                if n >= 2 {
+                    let ids: Vec<String> = (from..n).map(|i| format!("s{i}")).collect();
+                    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    d.fan_outs = vec![group("g", FanOutPolicy::ALL[policy], &refs)];
+                }
+            }
+            let g = run(saga_of(d), &script);
+            prop_assert!(g.is_finished(), "state {}", g.state());
+            for s in g.steps() {
+                prop_assert!(s.attempts().len() <= attempts as usize);
+                prop_assert!(s.compensation_attempts().len() <= attempts as usize);
+                prop_assert!(s.retry_at().is_none());
+            }
+            let states: Vec<StepState> = g.steps().iter().map(|s| s.state()).collect();
+            match g.state() {
+                SagaState::Completed => prop_assert!(
+                    g.fan_out_results().iter().all(|r| r.satisfied)
+                        && states.iter().all(|s| matches!(s, StepState::Committed | StepState::Unknown | StepState::Failed))
+                ),
+                SagaState::Failed => prop_assert!(
+                    states.iter().all(|s| !s.needs_compensation() && *s != StepState::Compensated)
+                ),
+                SagaState::Compensated => prop_assert!(
+                    states.iter().all(|s| !s.needs_compensation() && *s != StepState::CompensationFailed)
+                ),
+                SagaState::Escalated => prop_assert!(
+                    states.contains(&StepState::CompensationFailed)
+                        && states.iter().all(|s| !s.needs_compensation())
+                ),
+                other => prop_assert!(false, "unexpected final state {other}"),
+            }
+        }
+
+        #[test]
+        fn arbitrary_inputs_never_panic_and_refusals_change_nothing(
+            ops in proptest::collection::vec((0u8..8, 0usize..4, 0u32..4), 1..40),
+        ) {
+            let mut g = saga(vec![retrying("s0", 2), step("s1"), step("s2")]);
+            for (i, (kind, st, attempt)) in ops.into_iter().enumerate() {
+                let step_id = sid(&format!("s{st}"));
+                let input = match kind {
+                    0 => start(),
+                    1 => SagaInput::StepSucceeded { step_id, attempt, output: json!(null) },
+                    2 => SagaInput::StepFailed { step_id, attempt, error: "x".into(), class: ErrorClass::Retryable },
+                    3 => SagaInput::StepTimedOut { step_id, attempt },
+                    4 => SagaInput::RetryTimerFired { step_id, phase: Phase::Execute, attempt },
+                    5 => SagaInput::CompensationSucceeded { step_id, attempt },
+                    6 => SagaInput::CompensateRequested,
+                    _ => SagaInput::CompensationFailed { step_id, attempt, error: "x".into(), class: ErrorClass::Final },
+                };
+                let before = g.clone();
+                if g.handle(input, t(i as u64)).is_err() {
+                    prop_assert_eq!(&g, &before);
+                }
+            }
+        }
+    }
+}
