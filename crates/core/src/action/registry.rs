@@ -73,6 +73,9 @@ pub struct RegistryEntry {
     pub risk_weight: Score,
     /// Reads only.
     pub is_read_only: bool,
+    /// Administrative action (ring 0).
+    #[serde(default)]
+    pub is_admin: bool,
     /// Whether the undo endpoint is believed healthy.
     pub undo_api_healthy: bool,
     /// When health was last set.
@@ -90,8 +93,24 @@ impl RegistryEntry {
             compensation_method: a.compensation_method.clone(),
             risk_weight: a.risk_weight(),
             is_read_only: a.is_read_only,
+            is_admin: a.is_admin,
             undo_api_healthy: true,
             last_health_check: None,
+        }
+    }
+
+    /// The descriptor this entry was registered from (name and health aside).
+    pub fn descriptor(&self) -> ActionDescriptor {
+        ActionDescriptor {
+            action_id: self.action_id.clone(),
+            name: String::new(),
+            execute_api: self.execute_api.clone(),
+            undo_api: self.undo_api.clone(),
+            reversibility: self.reversibility,
+            undo_window_seconds: self.undo_window_seconds,
+            compensation_method: self.compensation_method.clone(),
+            is_read_only: self.is_read_only,
+            is_admin: self.is_admin,
         }
     }
 

@@ -350,7 +350,7 @@ pub enum Command {
         /// The session.
         session_id: SessionId,
         /// The ticket.
-        ticket: u64,
+        ticket: RecordId,
     },
     /// Record a signed checkpoint of the hypervisor log (system).
     RecordCheckpoint {

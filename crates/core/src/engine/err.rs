@@ -40,6 +40,16 @@ pub enum DenyCode {
     AclDenied,
     /// The liability ledger recommends denying admission.
     LedgerDenied,
+    /// Waiting for the lock would close a cycle in the wait-for graph.
+    Deadlock,
+    /// Only the session creator or an admin may do this.
+    NotCreator,
+    /// The bond would exceed the voucher's maximum exposure across sessions.
+    ExposureCap,
+    /// The bond would close a vouching cycle.
+    VouchCycle,
+    /// The bond is otherwise not acceptable (self-vouch, duplicate, expiry in the past…).
+    VouchRefused,
 }
 
 impl DenyCode {
@@ -61,6 +71,11 @@ impl DenyCode {
             DenyCode::StaleClock => "stale_clock",
             DenyCode::AclDenied => "acl_denied",
             DenyCode::LedgerDenied => "ledger_denied",
+            DenyCode::Deadlock => "deadlock",
+            DenyCode::NotCreator => "not_creator",
+            DenyCode::ExposureCap => "exposure_cap",
+            DenyCode::VouchCycle => "vouch_cycle",
+            DenyCode::VouchRefused => "vouch_refused",
         }
     }
 }

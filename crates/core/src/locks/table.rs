@@ -348,6 +348,23 @@ impl LockTable {
         out
     }
 
+    /// Unexpired locks held by agents other than `agent` on `path`, its ancestors or its
+    /// descendants that a `intent` access by `agent` would conflict with. The engine calls this
+    /// before a VFS write (intent `Write`): any other agent's lock on an overlapping path blocks
+    /// the write, since even a read lock promises its holder the content will not change.
+    pub fn conflicting_locks(
+        &self,
+        agent: &AgentDid,
+        path: &str,
+        intent: LockIntent,
+        now: Timestamp,
+    ) -> Vec<&Lock> {
+        self.overlapping_locks(path)
+            .into_iter()
+            .filter(|l| l.agent != *agent && !l.is_expired(now) && !intent.compatible_with(l.intent))
+            .collect()
+    }
+
     /// Locks on `path`, on its ancestors and on its descendants, via the path index.
     fn overlapping_locks(&self, path: &str) -> Vec<&Lock> {
         let mut ids: BTreeSet<&RecordId> = BTreeSet::new();

@@ -1,0 +1,438 @@
+//! Session lifecycle commands: create, join, leave, activate, terminate, and trust changes, with
+//! the ring derivation they all share.
+
+use serde_json::json;
+
+use super::reply::{JoinOutcome, Reply, TerminateOutcome};
+use super::slot::SessionSlot;
+use super::{Actor, Ctx, DenyCode, Engine, EngineError, Result};
+use crate::action::ActionDescriptor;
+use crate::audit::entry::Decision;
+use crate::event::{Event, EventType};
+use crate::id::{AgentDid, SessionId};
+use crate::liability::{Admission, LedgerEntryType, sigma_eff};
+use crate::ring::{RING_1_THRESHOLD, Ring};
+use crate::score::Score;
+use crate::session::{ConsistencyMode, Session, SessionConfig, SessionError, SessionState};
+use crate::vclock::IsolationLevel;
+
+/// Maps a session error to the engine's error kinds.
+pub(crate) fn session_err(e: SessionError) -> EngineError {
+    match e {
+        SessionError::InvalidConfig { .. } => EngineError::Invalid(e.to_string()),
+        SessionError::NotParticipant { ref agent } => EngineError::not_found("participant", agent),
+        SessionError::SigmaBelowMinimum { .. } => {
+            EngineError::denied(DenyCode::SigmaInsufficient, e.to_string())
+        }
+        _ => EngineError::Conflict(e.to_string()),
+    }
+}
+
+impl Engine {
+    pub(crate) fn create_session(
+        &mut self,
+        actor: &Actor,
+        creator: AgentDid,
+        config: SessionConfig,
+        isolation: IsolationLevel,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
+        Self::require_admin(actor, "create sessions")?;
+        config.validate().map_err(session_err)?;
+        if self.sessions.len() >= self.config.max_sessions && !self.evict_one_archived() {
+            return Err(EngineError::Conflict(format!(
+                "session limit reached ({}); terminate sessions first",
+                self.config.max_sessions
+            )));
+        }
+        let id = ctx.ids.session();
+        let mut session = Session::new(id.clone(), creator.clone(), config, ctx.now)
+            .map_err(session_err)?;
+        session.begin_handshake().map_err(session_err)?;
+        let mut slot =
+            SessionSlot::new(session, isolation, self.config.vfs.clone(), self.config.max_audit_entries);
+        slot.audit.append(
+            ctx.now,
+            Some(&id),
+            Some(&creator),
+            "session.create",
+            Decision::Allowed,
+            "session created",
+            json!({ "isolation": isolation.name(), "config": slot.session.config() }),
+        );
+        self.counters.audit_appends += 1;
+        ctx.emit(
+            Event::new(EventType::SessionCreated, ctx.now)
+                .session(&id)
+                .agent(&creator)
+                .payload(json!({ "isolation": isolation.name() })),
+        );
+        self.sessions.insert(id.clone(), slot);
+        self.session_order.push_back(id.clone());
+        Ok(Reply::Session(self.session_view(&id)?))
+    }
+
+    /// Drops the oldest archived session to make room. Returns whether one was dropped.
+    fn evict_one_archived(&mut self) -> bool {
+        let victim = self.session_order.iter().position(|id| {
+            self.sessions.get(id).is_some_and(|s| s.session.state() == SessionState::Archived)
+        });
+        let Some(i) = victim else { return false };
+        let Some(id) = self.session_order.remove(i) else { return false };
+        if let Some(slot) = self.sessions.remove(&id) {
+            for s in &slot.sagas {
+                self.sagas.remove(s);
+            }
+        }
+        self.vouches.forget_session(&id);
+        true
+    }
+
+    pub(crate) fn join(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        agent: AgentDid,
+        sigma_raw: Option<Score>,
+        actions: Vec<ActionDescriptor>,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
+        Self::require_admin(actor, "admit agents")?;
+        let now = ctx.now;
+        let slot = self.slot(session_id)?;
+        // Validate declared actions without touching the session (bad input changes nothing).
+        let mut registry = slot.registry.clone();
+        registry.register_many(&actions).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if slot.session.participants().get(&agent).is_some_and(|p| p.is_active) {
+            return Err(EngineError::Conflict(format!("agent `{agent}` already in session")));
+        }
+        let held = self.trust.get(&agent).copied();
+        let raw = match (held, sigma_raw) {
+            (Some(h), Some(g)) if g.get() < h.get() => g,
+            (Some(h), _) => h,
+            (None, g) => g.unwrap_or(Score::ZERO),
+        };
+        let profile = self.ledger.risk_profile(&agent);
+        if profile.recommendation == Admission::Deny {
+            let reason = format!(
+                "risk score {:.2} exceeds threshold: the liability ledger advises denying admission",
+                profile.risk_score
+            );
+            self.audit_session(ctx, session_id, Some(&agent), "session.join", Decision::Denied, &reason, json!({ "risk_score": profile.risk_score }));
+            ctx.emit(
+                Event::new(EventType::SessionJoinDenied, now)
+                    .session(session_id)
+                    .agent(&agent)
+                    .payload(json!({ "code": "ledger_denied", "reason": reason })),
+            );
+            self.count_denial(DenyCode::LedgerDenied);
+            return Err(EngineError::denied(DenyCode::LedgerDenied, reason));
+        }
+        let probation = profile.recommendation == Admission::Probation;
+        let bonded = self.vouches.bonded_into(session_id, &agent, now);
+        let eff = sigma_eff(raw, bonded, self.config.bond_weight);
+        let slot = self.slot(session_id)?;
+        let ring = Self::ring_for(slot, &agent, eff, probation);
+        let slot = self.slot_mut(session_id)?;
+        slot.session.join(agent.clone(), raw, eff, ring, probation, now).map_err(session_err)?;
+        // Committed from here on.
+        slot.registry = registry;
+        slot.killed.remove(&agent);
+        if probation {
+            slot.probation.insert(agent.clone());
+        } else {
+            slot.probation.remove(&agent);
+        }
+        let forced_strong = slot.registry.has_non_reversible_actions()
+            && slot.session.consistency_mode() != ConsistencyMode::Strong;
+        if forced_strong {
+            let _ = slot.session.force_consistency_mode(ConsistencyMode::Strong);
+        }
+        self.trust.entry(agent.clone()).or_insert(raw);
+        self.memberships.entry(agent.clone()).or_default().insert(session_id.clone());
+        let detail = json!({
+            "ring": ring.number(), "sigma_raw": raw.get(), "sigma_eff": eff.get(),
+            "probation": probation, "actions": actions.len(),
+        });
+        self.audit_session(ctx, session_id, Some(&agent), "session.join", Decision::Allowed, "admitted", detail.clone());
+        ctx.emit(Event::new(EventType::SessionJoined, now).session(session_id).agent(&agent).payload(detail));
+        ctx.emit(
+            Event::new(EventType::RingAssigned, now)
+                .session(session_id)
+                .agent(&agent)
+                .payload(json!({ "ring": ring.number(), "ring_name": ring.name(), "sigma_eff": eff.get() })),
+        );
+        Ok(Reply::Joined(JoinOutcome {
+            agent_did: agent,
+            session_id: session_id.clone(),
+            ring,
+            sigma_raw: raw,
+            sigma_eff: eff,
+            probation,
+            forced_strong,
+        }))
+    }
+
+    /// The ring an agent holds in `slot` given σ_eff: the one threshold rule, plus the grants
+    /// (ring-1 consensus, ring-0 witness) and probation.
+    pub(crate) fn ring_for(slot: &SessionSlot, agent: &AgentDid, eff: Score, probation: bool) -> Ring {
+        if probation || eff.get() < slot.session.config().min_sigma_eff.get() {
+            return Ring::Sandbox;
+        }
+        let grants = slot.grants.get(agent);
+        if grants.is_some_and(|g| g.root_witness.is_some()) && eff.get() >= RING_1_THRESHOLD {
+            return Ring::Root;
+        }
+        Ring::from_sigma(eff, grants.is_some_and(|g| g.consensus))
+    }
+
+    /// Recomputes σ_eff and the ring of `agent` in `session_id` and applies any change at once
+    /// (real-time promotion or demotion). A demotion also revokes the agent's elevation there.
+    pub(crate) fn rederive(&mut self, session_id: &SessionId, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
+        let now = ctx.now;
+        let raw = self.trust.get(agent).copied().unwrap_or(Score::ZERO);
+        let bonded = self.vouches.bonded_into(session_id, agent, now);
+        let eff = sigma_eff(raw, bonded, self.config.bond_weight);
+        let Some(slot) = self.sessions.get_mut(session_id) else { return };
+        let Some(p) = slot.session.participants().get(agent) else { return };
+        if !p.is_active {
+            return;
+        }
+        let (old_ring, old_eff) = (p.ring, p.sigma_eff);
+        let probation = slot.probation.contains(agent);
+        let ring = Self::ring_for(slot, agent, eff, probation);
+        if ring == old_ring && eff == old_eff {
+            return;
+        }
+        if slot.session.update_participant(agent, ring, eff).is_err() {
+            return;
+        }
+        let demoted = !ring.at_least(old_ring);
+        let detail = json!({
+            "from_ring": old_ring.number(), "to_ring": ring.number(),
+            "sigma_eff_before": old_eff.get(), "sigma_eff": eff.get(), "sigma_raw": raw.get(), "cause": cause,
+        });
+        slot.audit.append(now, Some(session_id), Some(agent), "ring.change", Decision::Allowed, cause, detail.clone());
+        self.counters.audit_appends += 1;
+        let kind = if demoted { EventType::RingDemoted } else { EventType::RingAssigned };
+        ctx.emit(Event::new(kind, now).session(session_id).agent(agent).payload(detail));
+        if demoted {
+            if let Some(e) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
+                if let Ok(e) = self.elevations.revoke(&e, now) {
+                    ctx.emit(
+                        Event::new(EventType::RingElevationRevoked, now)
+                            .session(session_id)
+                            .agent(agent)
+                            .payload(json!({ "elevation_id": e.elevation_id, "cause": "demotion" })),
+                    );
+                }
+            }
+        }
+    }
+
+    /// [`Engine::rederive`] in every session the agent is a member of.
+    pub(crate) fn rederive_everywhere(&mut self, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
+        let sessions: Vec<SessionId> =
+            self.memberships.get(agent).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        for s in sessions {
+            self.rederive(&s, agent, cause, ctx);
+        }
+    }
+
+    pub(crate) fn leave(&mut self, actor: &Actor, session_id: &SessionId, agent: &AgentDid, ctx: &mut Ctx) -> Result<Reply> {
+        Self::require_self_or_admin(actor, agent)?;
+        let slot = self.slot_mut(session_id)?;
+        slot.session.leave(agent, ctx.now).map_err(session_err)?;
+        self.after_departure(session_id, agent, "left", ctx);
+        self.audit_session(ctx, session_id, Some(agent), "session.leave", Decision::Allowed, "left", json!({}));
+        ctx.emit(Event::new(EventType::SessionLeft, ctx.now).session(session_id).agent(agent));
+        Ok(Reply::Done)
+    }
+
+    /// Frees what a departing (leaving or killed) agent held in a session: locks (waking
+    /// waiters), its elevation there, and its membership index.
+    pub(crate) fn after_departure(&mut self, session_id: &SessionId, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
+        let now = ctx.now;
+        if let Some(slot) = self.sessions.get_mut(session_id) {
+            let (released, granted) = slot.locks.release_agent(agent, now);
+            for l in released {
+                ctx.emit(
+                    Event::new(EventType::LockReleased, now)
+                        .session(session_id)
+                        .agent(agent)
+                        .payload(json!({ "lock_id": l.lock_id, "path": l.path, "cause": cause })),
+                );
+            }
+            emit_granted(ctx, session_id, granted);
+        }
+        if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
+            if let Ok(e) = self.elevations.revoke(&id, now) {
+                ctx.emit(
+                    Event::new(EventType::RingElevationRevoked, now)
+                        .session(session_id)
+                        .agent(agent)
+                        .payload(json!({ "elevation_id": e.elevation_id, "cause": cause })),
+                );
+            }
+        }
+        if let Some(set) = self.memberships.get_mut(agent) {
+            set.remove(session_id);
+            if set.is_empty() {
+                self.memberships.remove(agent);
+            }
+        }
+    }
+
+    pub(crate) fn activate(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
+        Self::require_admin(actor, "activate sessions")?;
+        let slot = self.slot_mut(session_id)?;
+        slot.session.activate(ctx.now).map_err(session_err)?;
+        self.audit_session(ctx, session_id, None, "session.activate", Decision::Allowed, "activated", json!({}));
+        ctx.emit(Event::new(EventType::SessionActivated, ctx.now).session(session_id));
+        Ok(Reply::Session(self.session_view(session_id)?))
+    }
+
+    pub(crate) fn terminate(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
+        Self::require_admin(actor, "terminate sessions")?;
+        let out = self.terminate_inner(session_id, "terminated", ctx)?;
+        Ok(Reply::Terminated(out))
+    }
+
+    /// Terminates and archives a session: stops its sagas (compensating what committed),
+    /// releases its locks, elevations, bonds and quarantines, records clean sessions in the
+    /// ledger, commits its audit root to the hypervisor log and purges its ephemeral content.
+    pub(crate) fn terminate_inner(&mut self, session_id: &SessionId, cause: &str, ctx: &mut Ctx) -> Result<TerminateOutcome> {
+        let now = ctx.now;
+        {
+            let slot = self.slot_mut(session_id)?;
+            slot.session.terminate(now).map_err(session_err)?;
+        }
+        self.stop_session_sagas(session_id, ctx);
+        let slot = self.slot_mut(session_id)?;
+        let released = slot.locks.release_all(now);
+        let members: Vec<AgentDid> = slot.session.active_participants().map(|p| p.agent_did.clone()).collect();
+        let enable_audit = slot.session.config().enable_audit;
+        for l in released {
+            ctx.emit(
+                Event::new(EventType::LockReleased, now)
+                    .session(session_id)
+                    .agent(&l.agent)
+                    .payload(json!({ "lock_id": l.lock_id, "path": l.path, "cause": "session_end" })),
+            );
+        }
+        for agent in &members {
+            if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
+                let _ = self.elevations.revoke(&id, now);
+            }
+            if self.quarantine.release(agent, session_id, now).is_some() {
+                ctx.emit(Event::new(EventType::LiabilityQuarantineReleased, now).session(session_id).agent(agent));
+            }
+            let incident = self.slashes.for_session(session_id).iter().any(|s| &s.vouchee == agent)
+                || self.quarantine.history(Some(agent), Some(session_id)).iter().next().is_some();
+            if !incident {
+                let _ = self.ledger.record(&mut ctx.ids, agent, LedgerEntryType::CleanSession, session_id, Score::ZERO, "session ended without incident", None, now);
+            }
+            if let Some(set) = self.memberships.get_mut(agent) {
+                set.remove(session_id);
+                if set.is_empty() {
+                    self.memberships.remove(agent);
+                }
+            }
+        }
+        let released_bonds = self.vouches.release_session(session_id, now);
+        for b in &released_bonds {
+            ctx.emit(
+                Event::new(EventType::LiabilityVouchReleased, now)
+                    .session(session_id)
+                    .agent(&b.voucher)
+                    .payload(json!({ "vouch_id": b.vouch_id, "vouchee": b.vouchee, "cause": "session_end" })),
+            );
+        }
+        self.substitutes.remove_session(session_id);
+        self.audit_session(ctx, session_id, None, "session.terminate", Decision::Allowed, cause, json!({ "participants": members.len() }));
+        ctx.emit(Event::new(EventType::SessionTerminated, now).session(session_id).payload(json!({ "cause": cause })));
+        let slot = self.slot_mut(session_id)?;
+        let size = slot.audit.len();
+        let root_hex = slot.audit.root().to_hex();
+        let (merkle_root, hv_index) = if enable_audit {
+            let idx = self.hv_log.append(
+                now,
+                Some(session_id),
+                None,
+                "session.root",
+                Decision::Allowed,
+                "session audit root committed",
+                json!({ "root": root_hex, "tree_size": size, "participants": members }),
+            );
+            self.counters.audit_appends += 1;
+            ctx.emit(
+                Event::new(EventType::AuditCommitted, now)
+                    .session(session_id)
+                    .payload(json!({ "merkle_root": root_hex, "tree_size": size, "hv_index": idx })),
+            );
+            (Some(root_hex), Some(idx))
+        } else {
+            (None, None)
+        };
+        let slot = self.slot_mut(session_id)?;
+        slot.merkle_root = merkle_root.clone();
+        slot.hv_index = hv_index;
+        let gc = slot.vfs.purge_content(now);
+        slot.session.archive(now).map_err(session_err)?;
+        ctx.emit(
+            Event::new(EventType::AuditGcCollected, now)
+                .session(session_id)
+                .payload(json!({ "files_purged": gc.files_purged, "bytes_freed": gc.bytes_freed })),
+        );
+        ctx.emit(Event::new(EventType::SessionArchived, now).session(session_id));
+        Ok(TerminateOutcome {
+            session_id: session_id.clone(),
+            merkle_root,
+            tree_size: size,
+            hv_index,
+            files_purged: gc.files_purged as u64,
+            bytes_freed: gc.bytes_freed as u64,
+        })
+    }
+
+    pub(crate) fn set_trust(&mut self, actor: &Actor, agent: AgentDid, sigma: Score, ctx: &mut Ctx) -> Result<Reply> {
+        Self::require_admin(actor, "set trust scores")?;
+        self.trust.insert(agent.clone(), sigma);
+        self.rederive_everywhere(&agent, "trust set by admin", ctx);
+        Ok(Reply::Done)
+    }
+
+    /// Appends an entry to a session's audit log (no-op for an unknown session).
+    #[allow(clippy::too_many_arguments)] // mirrors the audit entry's fields
+    pub(crate) fn audit_session(
+        &mut self,
+        ctx: &Ctx,
+        session_id: &SessionId,
+        agent: Option<&AgentDid>,
+        kind: &str,
+        decision: Decision,
+        reason: &str,
+        detail: serde_json::Value,
+    ) {
+        if let Some(slot) = self.sessions.get_mut(session_id) {
+            slot.audit.append(ctx.now, Some(session_id), agent, kind, decision, reason, detail);
+            self.counters.audit_appends += 1;
+        }
+    }
+
+    pub(crate) fn count_denial(&mut self, code: DenyCode) {
+        *self.counters.denied.entry(code.as_str().to_string()).or_insert(0) += 1;
+    }
+}
+
+/// Emits `lock.acquired` for locks granted to waiters.
+pub(crate) fn emit_granted(ctx: &mut Ctx, session_id: &SessionId, granted: Vec<crate::locks::Lock>) {
+    for l in granted {
+        ctx.emit(
+            Event::new(EventType::LockAcquired, ctx.now)
+                .session(session_id)
+                .agent(&l.agent)
+                .payload(json!({ "lock_id": l.lock_id, "path": l.path, "intent": l.intent.name(), "from_queue": true })),
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine tests live in `tests/`.

@@ -1,0 +1,146 @@
+//! An audit trail: a Merkle log of leaf hashes plus the entries themselves (the newest ones in
+//! memory; older entries stay provable by their leaf hashes and live in the store).
+//!
+//! Appending never fails: an entry whose reason or detail is over the audit limits is recorded
+//! with the oversized part replaced by its SHA-256, so an action can never escape the log by
+//! being large.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::digest::Digest32;
+use crate::audit::entry::{AuditEntry, Decision, MAX_REASON_LEN};
+use crate::audit::log::{LogError, MerkleLog};
+use crate::id::{AgentDid, SessionId};
+use crate::time::Timestamp;
+
+/// One append-only, provable log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditTrail {
+    log_id: String,
+    log: MerkleLog,
+    /// The newest entries; `entries[0].seq == first_seq`.
+    entries: VecDeque<AuditEntry>,
+    first_seq: u64,
+    max_entries: usize,
+}
+
+impl AuditTrail {
+    /// An empty trail named `log_id`, keeping at most `max_entries` entries in memory.
+    pub fn new(log_id: &str, max_entries: usize) -> Self {
+        AuditTrail {
+            log_id: log_id.to_string(),
+            log: MerkleLog::new(),
+            entries: VecDeque::new(),
+            first_seq: 0,
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    /// The log's name (a session id or `hypervisor`).
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    /// Appends an entry and returns its index.
+    #[allow(clippy::too_many_arguments)] // one argument per entry field keeps call sites explicit
+    pub fn append(
+        &mut self,
+        at: Timestamp,
+        session_id: Option<&SessionId>,
+        agent_did: Option<&AgentDid>,
+        kind: &str,
+        decision: Decision,
+        reason: &str,
+        detail: Value,
+    ) -> u64 {
+        let mut entry = AuditEntry {
+            seq: self.log.len(),
+            at,
+            session_id: session_id.cloned(),
+            agent_did: agent_did.cloned(),
+            kind: kind.to_string(),
+            decision,
+            reason: reason.to_string(),
+            detail,
+        };
+        if entry.validate().is_err() {
+            sanitize(&mut entry);
+        }
+        match self.log.append_entry(&entry) {
+            Ok(seq) => {
+                self.entries.push_back(entry);
+                while self.entries.len() > self.max_entries {
+                    self.entries.pop_front();
+                    self.first_seq += 1;
+                }
+                seq
+            }
+            // Only reachable if the log is at its (very large) capacity: record by hash alone.
+            Err(LogError::Full { .. }) | Err(_) => self.log.len(),
+        }
+    }
+
+    /// Number of entries ever appended (the tree size).
+    pub fn len(&self) -> u64 {
+        self.log.len()
+    }
+
+    /// Whether nothing was ever appended.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    /// The current Merkle root.
+    pub fn root(&self) -> Digest32 {
+        self.log.root()
+    }
+
+    /// The Merkle log itself (proofs, roots at past sizes).
+    pub fn log(&self) -> &MerkleLog {
+        &self.log
+    }
+
+    /// The entry at `seq`, if still held in memory.
+    pub fn entry(&self, seq: u64) -> Option<&AuditEntry> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.entries.get(i)
+    }
+
+    /// Up to `limit` entries from `from` on, that are still in memory.
+    pub fn entries(&self, from: u64, limit: usize) -> Vec<&AuditEntry> {
+        let start = from.saturating_sub(self.first_seq);
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        self.entries.iter().skip(start).take(limit).collect()
+    }
+
+    /// Sequence number of the oldest entry held in memory.
+    pub fn first_held(&self) -> u64 {
+        self.first_seq
+    }
+}
+
+/// Replaces an oversized reason or detail by a digest so the entry fits the audit limits.
+fn sanitize(entry: &mut AuditEntry) {
+    if entry.reason.len() > MAX_REASON_LEN {
+        let digest = Digest32::sha256(entry.reason.as_bytes()).to_hex();
+        let mut cut = 512;
+        while !entry.reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        entry.reason = format!("{}… (truncated, sha256 {digest})", &entry.reason[..cut]);
+    }
+    if entry.validate().is_err() {
+        let text = entry.detail.to_string();
+        entry.detail = json!({
+            "truncated": true,
+            "sha256": Digest32::sha256(text.as_bytes()).to_hex(),
+            "bytes": text.len(),
+        });
+    }
+    if entry.validate().is_err() {
+        entry.kind = "invalid.kind".to_string();
+    }
+}
