@@ -29,6 +29,7 @@ mod session_ops;
 mod slot;
 mod tick;
 mod trail;
+mod query;
 pub mod view;
 
 #[cfg(test)]

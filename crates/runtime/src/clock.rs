@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use ahv_core::time::Timestamp;
 
@@ -15,7 +17,8 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Timestamp;
 }
 
-/// Wall-clock anchored, monotonically advancing clock.
+/// Wall-clock anchored, monotonically advancing clock. It advances with Tokio's clock, so tests
+/// that pause Tokio time (`start_paused`) see the hypervisor's time move exactly as their timers do.
 #[derive(Debug, Clone)]
 pub struct SystemClock {
     anchor_wall: Timestamp,

@@ -502,6 +502,11 @@ impl QuarantineBook {
         }
     }
 
+    /// The earliest pending expiry, if any (so a caller can tell whether `expire` has work).
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.expiring.iter().next().map(|(t, _)| *t)
+    }
+
     /// Closes every quarantine whose expiry is strictly before `now` (at its expiry instant)
     /// and returns them.
     pub fn expire(&mut self, now: Timestamp) -> Vec<QuarantineRecord> {

@@ -607,6 +607,11 @@ impl VouchBook {
             .collect()
     }
 
+    /// The earliest pending expiry, if any (so a caller can tell whether `expire` has work).
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.expiring.iter().next().map(|(t, _)| *t)
+    }
+
     /// Deactivates every bond whose expiry is strictly before `now` and returns them. Their
     /// `released_at` is the expiry instant, so the result does not depend on when this runs.
     pub fn expire(&mut self, now: Timestamp) -> Vec<VouchRecord> {

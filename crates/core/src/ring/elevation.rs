@@ -431,6 +431,11 @@ impl ElevationBook {
         }
     }
 
+    /// The earliest pending deadline (approval lapse or expiry), if any.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.deadlines.iter().next().map(|(t, _)| *t)
+    }
+
     /// Closes every open elevation whose deadline is at or before `now` and returns them
     /// (active ones past their TTL, pending ones past [`PENDING_TIMEOUT`]).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Elevation> {

@@ -1,0 +1,99 @@
+//! The checkpoint signer: holds the Ed25519 key, signs checkpoints of the hypervisor log per
+//! batch (off the request path), and builds audit bundles a third party verifies with the
+//! public key alone.
+
+use ahv_core::audit::bundle::{AuditBundle, ConsistencyExport, LogExport, log_origin};
+use ahv_core::audit::checkpoint::Checkpoint;
+use ahv_core::audit::digest::Digest32;
+use ahv_core::audit::note::NoteVerifier;
+use ahv_core::engine::{AuditTrail, Engine, EngineError};
+use ahv_core::id::SessionId;
+use ed25519_dalek::SigningKey;
+
+/// Log id of the hypervisor-wide log in bundles and checkpoint origins.
+pub const HYPERVISOR_LOG: &str = "hypervisor";
+
+/// Signs checkpoints and exports.
+pub struct Signer {
+    key: SigningKey,
+    key_name: String,
+    origin: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("key_name", &self.key_name).field("origin", &self.origin).finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for `origin` with `key` named `key_name` in signed notes.
+    pub fn new(key: SigningKey, key_name: &str, origin: &str) -> Self {
+        Signer { key, key_name: key_name.to_string(), origin: origin.to_string() }
+    }
+
+    /// A fresh random signing key.
+    pub fn generate_key() -> Result<SigningKey, String> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("no entropy for a signing key: {e}"))?;
+        Ok(SigningKey::from_bytes(&seed))
+    }
+
+    /// The verifier key in signed-note `vkey` form (`name+keyid+base64`), the one thing a third
+    /// party needs to check checkpoints and bundles.
+    pub fn vkey(&self) -> String {
+        NoteVerifier::new(&self.key_name, self.key.verifying_key()).map(|v| v.to_vkey()).unwrap_or_default()
+    }
+
+    /// The raw Ed25519 public key, hex.
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// Checkpoint origin prefix.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Signs a checkpoint of the hypervisor log at `size` with `root`.
+    pub fn sign_hypervisor(&self, size: u64, root: Digest32) -> Result<String, String> {
+        Checkpoint::new(&log_origin(&self.origin, HYPERVISOR_LOG), size, root)
+            .and_then(|cp| cp.sign(&self.key, &self.key_name))
+            .map(|n| n.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Exports the hypervisor log and the given sessions' logs as a verifiable bundle, with a
+    /// consistency proof from the last recorded checkpoint of the hypervisor log when there is
+    /// one, and inclusion proofs for the requested entries of the sessions.
+    pub fn export(&self, engine: &Engine, sessions: &[SessionId], prove: &[u64]) -> Result<AuditBundle, EngineError> {
+        let bad = |e: ahv_core::audit::bundle::BundleError| EngineError::Conflict(format!("cannot build bundle: {e}"));
+        let verifier = NoteVerifier::new(&self.key_name, self.key.verifying_key()).map_err(|e| EngineError::Conflict(e.to_string()))?;
+        let mut bundle = AuditBundle::new(&self.origin, &verifier).map_err(bad)?;
+        let hv = engine.hypervisor_log();
+        bundle.logs.push(self.export_trail(hv, HYPERVISOR_LOG, &[])?);
+        if let Some((_, note)) = engine.signed_checkpoints().last() {
+            if let Ok(c) = ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves()) {
+                bundle.consistency.push(c);
+            }
+        }
+        for s in sessions {
+            let trail = engine.audit_trail(s)?;
+            bundle.logs.push(self.export_trail(trail, s.as_str(), prove)?);
+        }
+        Ok(bundle)
+    }
+
+    fn export_trail(&self, trail: &AuditTrail, log_id: &str, prove: &[u64]) -> Result<LogExport, EngineError> {
+        if trail.first_held() > 0 {
+            return Err(EngineError::Conflict(format!(
+                "log `{log_id}` holds only entries from {} in memory; export from the store",
+                trail.first_held()
+            )));
+        }
+        let entries = trail.entries(0, usize::MAX).into_iter().cloned().collect();
+        let prove: Vec<u64> = prove.iter().copied().filter(|i| *i < trail.len()).collect();
+        LogExport::build(&self.origin, log_id, entries, &self.key, &self.key_name, &prove)
+            .map_err(|e| EngineError::Conflict(format!("cannot export `{log_id}`: {e}")))
+    }
+}
