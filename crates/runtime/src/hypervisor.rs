@@ -200,6 +200,16 @@ impl Hypervisor {
         Ok(f(&engine))
     }
 
+    /// The engine state serialized as JSON together with the log position it reflects, taken
+    /// atomically under the engine lock. The store saves it and may then drop log entries up to
+    /// that position.
+    pub fn snapshot(&self) -> Result<(u64, Vec<u8>), RuntimeError> {
+        let engine = self.inner.engine.lock().map_err(|_| unavailable())?;
+        let pos = self.inner.log.last_position();
+        let bytes = serde_json::to_vec(&*engine).map_err(|e| RuntimeError::Storage(format!("cannot serialize state: {e}")))?;
+        Ok((pos, bytes))
+    }
+
     /// The event bus (queries, live subscriptions).
     pub fn bus(&self) -> &EventBus {
         &self.inner.bus

@@ -29,6 +29,10 @@ pub trait CommandLog: Send + Sync + std::fmt::Debug {
 
     /// Resolves once every entry up to and including `pos` is durable.
     fn wait_durable(&self, pos: u64) -> LogFuture<'_>;
+
+    /// Position of the last entry queued (0 if none). Read under the engine lock, it names
+    /// exactly the commands reflected in the engine state, which is what a snapshot records.
+    fn last_position(&self) -> u64;
 }
 
 /// A log that keeps nothing: state lives only in memory. For tests, benchmarks and demos.
@@ -46,5 +50,9 @@ impl CommandLog for MemoryLog {
 
     fn wait_durable(&self, _pos: u64) -> LogFuture<'_> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn last_position(&self) -> u64 {
+        self.next.lock().map(|n| *n).unwrap_or(0)
     }
 }

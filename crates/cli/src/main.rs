@@ -1,0 +1,2 @@
+//! Placeholder: the cli helper fills this in.
+fn main() {}
