@@ -88,28 +88,53 @@ impl EventBus {
         }
     }
 
-    /// Numbers, retains and broadcasts events. Never blocks on subscribers.
-    pub fn publish(&self, events: Vec<Event>) -> Vec<StoredEvent> {
-        let mut out = Vec::with_capacity(events.len());
-        let Ok(mut r) = self.retained.lock() else { return out };
-        for event in events {
-            let seq = r.next_seq;
-            r.next_seq += 1;
-            r.total += 1;
-            *r.by_type.entry(event.event_type).or_insert(0) += 1;
-            let stored = StoredEvent { seq, event_id: format!("evt-{seq}"), event };
-            r.events.push_back(stored.clone());
+    /// Gives events their sequence numbers. The runtime calls it under the engine lock, so
+    /// numbers follow the order in which commands were applied (and logged).
+    pub fn number(&self, events: Vec<Event>) -> Vec<StoredEvent> {
+        let Ok(mut r) = self.retained.lock() else { return Vec::new() };
+        events
+            .into_iter()
+            .map(|event| {
+                let seq = r.next_seq;
+                r.next_seq += 1;
+                StoredEvent { seq, event_id: format!("evt-{seq}"), event }
+            })
+            .collect()
+    }
+
+    /// Retains and broadcasts numbered events. Never blocks on subscribers.
+    pub fn publish_numbered(&self, events: Vec<StoredEvent>) {
+        if let Ok(mut r) = self.retained.lock() {
+            for e in &events {
+                r.total += 1;
+                *r.by_type.entry(e.event.event_type).or_insert(0) += 1;
+                r.events.push_back(e.clone());
+            }
+            // Commands finish out of order by a hair; keep the history sorted by sequence.
+            r.events.make_contiguous().sort_by_key(|e| e.seq);
             while r.events.len() > self.capacity {
                 r.events.pop_front();
             }
-            out.push(stored);
         }
-        drop(r);
-        for e in &out {
+        for e in events {
             // No receivers is fine; lagging receivers are told by the channel.
-            let _ = self.live.send(e.clone());
+            let _ = self.live.send(e);
         }
-        out
+    }
+
+    /// Numbers, retains and broadcasts events in one go.
+    pub fn publish(&self, events: Vec<Event>) -> Vec<StoredEvent> {
+        let numbered = self.number(events);
+        self.publish_numbered(numbered.clone());
+        numbered
+    }
+
+    /// Loads previously persisted events (after recovery) and continues numbering after them.
+    pub fn restore(&self, events: Vec<StoredEvent>) {
+        if let Some(last) = events.iter().map(|e| e.seq).max() {
+            self.resume_from(last + 1);
+        }
+        self.publish_numbered(events);
     }
 
     /// A live subscription. Combine with [`EventBus::query`] (by `after_seq`) to resume.

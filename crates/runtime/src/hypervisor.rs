@@ -150,8 +150,9 @@ impl Hypervisor {
         let result = engine.apply(&logged.actor, logged.command.clone(), &mut ctx);
         // Refusals of bad input and of unauthorised callers change nothing: not logged.
         let changed = !matches!(result, Err(EngineError::Invalid(_) | EngineError::Forbidden(_)));
+        let events = self.inner.bus.number(ctx.events);
         let pos = if changed {
-            match self.inner.log.append(&logged) {
+            match self.inner.log.append(&logged, &events) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.fail(&e.0);
@@ -162,7 +163,7 @@ impl Hypervisor {
             None
         };
         drop(engine);
-        Ok((result, Pending { pos, events: ctx.events, work: ctx.saga_work }))
+        Ok((result, Pending { pos, events, work: ctx.saga_work }))
     }
 
     async fn finish(&self, p: Pending) -> Result<(), RuntimeError> {
@@ -172,9 +173,9 @@ impl Hypervisor {
                 return Err(e.into());
             }
         }
-        let lock_events = p.events.iter().any(|e| matches!(e.event_type, EventType::LockAcquired | EventType::LockReleased));
-        let saga_events = !p.work.is_empty() || p.events.iter().any(|e| e.event_type.as_str().starts_with("saga."));
-        self.inner.bus.publish(p.events);
+        let lock_events = p.events.iter().any(|e| matches!(e.event.event_type, EventType::LockAcquired | EventType::LockReleased));
+        let saga_events = !p.work.is_empty() || p.events.iter().any(|e| e.event.event_type.as_str().starts_with("saga."));
+        self.inner.bus.publish_numbered(p.events);
         for w in p.work {
             let _ = self.inner.saga_tx.send(w);
         }
@@ -301,7 +302,7 @@ impl Hypervisor {
 
 struct Pending {
     pos: Option<u64>,
-    events: Vec<ahv_core::event::Event>,
+    events: Vec<StoredEvent>,
     work: Vec<(SagaId, SagaCommand)>,
 }
 

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 
 use ahv_core::engine::LoggedCommand;
 
+use crate::bus::StoredEvent;
+
 /// Why the log could not make an entry durable.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("command log: {0}")]
@@ -23,9 +25,11 @@ pub type LogFuture<'a> = Pin<Box<dyn Future<Output = Result<(), LogError>> + Sen
 
 /// Ordered, durable storage of applied commands.
 pub trait CommandLog: Send + Sync + std::fmt::Debug {
-    /// Queues `entry` after every entry queued before it and returns its position. Called while
-    /// the engine lock is held, so it must be quick (no I/O): queue, do not write.
-    fn append(&self, entry: &LoggedCommand) -> Result<u64, LogError>;
+    /// Queues `entry` (and the events it produced, already numbered) after every entry queued
+    /// before it and returns its position. Called while the engine lock is held, so it must be
+    /// quick (no I/O): queue, do not write. A backend persists the events with the command, in
+    /// the same transaction, with bounded retention.
+    fn append(&self, entry: &LoggedCommand, events: &[StoredEvent]) -> Result<u64, LogError>;
 
     /// Resolves once every entry up to and including `pos` is durable.
     fn wait_durable(&self, pos: u64) -> LogFuture<'_>;
@@ -42,7 +46,7 @@ pub struct MemoryLog {
 }
 
 impl CommandLog for MemoryLog {
-    fn append(&self, _entry: &LoggedCommand) -> Result<u64, LogError> {
+    fn append(&self, _entry: &LoggedCommand, _events: &[StoredEvent]) -> Result<u64, LogError> {
         let mut n = self.next.lock().map_err(|_| LogError("poisoned".into()))?;
         *n += 1;
         Ok(*n)
