@@ -18,6 +18,7 @@ pub mod clock;
 pub mod executor;
 pub mod hypervisor;
 pub mod log;
+pub mod recovery;
 mod saga_runner;
 pub mod signer;
 

@@ -44,3 +44,15 @@ impl Engine {
             || self.vouches.next_expiry().is_some_and(|t| t <= now)
     }
 }
+
+impl Engine {
+    /// A saga by id (for the runtime's recovery and introspection).
+    pub fn saga(&self, saga_id: &SagaId) -> Option<&crate::saga::Saga> {
+        self.sagas.get(saga_id)
+    }
+
+    /// Ids of sagas that have not finished, in creation order.
+    pub fn unfinished_sagas(&self) -> Vec<SagaId> {
+        self.saga_order.iter().filter(|id| self.sagas.get(*id).is_some_and(|s| !s.is_finished())).cloned().collect()
+    }
+}
