@@ -1,0 +1,7 @@
+//! Sagas end to end through the runtime: real HTTP step endpoints on 127.0.0.1, in-process
+//! executors under paused time, compensation, escalation with liability effects, fan-out,
+//! checkpoint replay and the DSL.
+
+mod fixtures;
+mod http;
+mod inprocess;
