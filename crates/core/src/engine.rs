@@ -190,7 +190,7 @@ impl Engine {
         let vouches =
             VouchBook::new(config.vouch.clone()).map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(Engine {
-            breach: BreachDetector::new(config.breaker.clone()),
+            breach: BreachDetector::new(config.breaker),
             limiter: RateLimiter::new(config.rate),
             hv_log: AuditTrail::new("hypervisor", config.max_audit_entries),
             config,
@@ -222,9 +222,19 @@ impl Engine {
         &self.config
     }
 
-    /// Applies one command. See the module docs for the error discipline.
+    /// Applies one command. See the module docs for the error discipline: an `Invalid` or
+    /// `Forbidden` outcome leaves the state exactly as it was.
     pub fn apply(&mut self, actor: &Actor, cmd: Command, ctx: &mut Ctx) -> Result<Reply> {
-        self.counters.commands += 1;
+        let r = self.dispatch(actor, cmd, ctx);
+        // Refusals of bad input and of unauthorised callers change nothing, not even this
+        // counter: the runtime does not log them, so replay must not count them either.
+        if !matches!(r, Err(EngineError::Invalid(_) | EngineError::Forbidden(_))) {
+            self.counters.commands += 1;
+        }
+        r
+    }
+
+    fn dispatch(&mut self, actor: &Actor, cmd: Command, ctx: &mut Ctx) -> Result<Reply> {
         use Command as C;
         match cmd {
             C::CreateSession { creator, config, isolation } => {

@@ -16,12 +16,17 @@ use crate::id::{AgentDid, SessionId};
 use crate::liability::ActionClass;
 use crate::locks::{Acquire, LockError, LockIntent, LockRequest};
 use crate::ring::Ring;
-use crate::vclock::IsolationLevel;
 use crate::vfs::{SnapshotId, VfsError, VfsPath};
 
 impl Engine {
     pub(crate) fn act(&mut self, actor: &Actor, session_id: &SessionId, agent: &AgentDid, request: ActionRequest, ctx: &mut Ctx) -> Result<Reply> {
         Self::require_self_or_admin(actor, agent)?;
+        // Releasing someone else's lock is refused before the gate counts the call.
+        if let ActionRequest::LockRelease { lock_id } = &request
+            && let Some(l) = self.slot(session_id)?.locks.get(lock_id)
+                && &l.agent != agent {
+                    return Err(EngineError::Forbidden(format!("lock `{lock_id}` is held by `{}`, not `{agent}`", l.agent)));
+                }
         let c = self.classify(session_id, &request)?;
         let gate = self.govern(session_id, agent, &c, ctx)?;
         let outcome = self.execute(session_id, agent, request, &c, gate, ctx)?;
@@ -32,6 +37,14 @@ impl Engine {
     pub(crate) fn classify(&mut self, session_id: &SessionId, request: &ActionRequest) -> Result<Classified> {
         let slot = self.slot(session_id)?;
         let path = |p: &str| -> Result<VfsPath> { slot.vfs.path(p).map_err(|e| EngineError::Invalid(e.to_string())) };
+        // Reads, writes and deletes name a file, never the root directory.
+        let file = |p: &str| -> Result<VfsPath> {
+            let v = path(p)?;
+            if v.is_root() {
+                return Err(EngineError::Invalid(format!("`{p}` is the root directory, not a file")));
+            }
+            Ok(v)
+        };
         let c = |class, required, kind, detail| Classified { class, required, kind, unknown: None, detail };
         Ok(match request {
             ActionRequest::Tool { action_id, input } => {
@@ -52,7 +65,7 @@ impl Engine {
                     },
                 }
             }
-            ActionRequest::VfsRead { path: p } => c(ActionClass::Read, Ring::Sandbox, "vfs.read", json!({ "path": path(p)?.to_string() })),
+            ActionRequest::VfsRead { path: p } => c(ActionClass::Read, Ring::Sandbox, "vfs.read", json!({ "path": file(p)?.to_string() })),
             ActionRequest::VfsList { prefix } => {
                 let detail = match prefix {
                     Some(p) => json!({ "prefix": path(p)?.to_string() }),
@@ -61,10 +74,16 @@ impl Engine {
                 c(ActionClass::Read, Ring::Sandbox, "vfs.list", detail)
             }
             ActionRequest::VfsWrite { path: p, content } => {
+                let p = file(p)?;
+                // Checked before the gate, so an oversized write changes nothing.
+                let max = slot.vfs.limits().max_file_bytes;
+                if content.len() as u64 > max {
+                    return Err(EngineError::Invalid(format!("file `{p}` is {} bytes; the limit is {max}", content.len())));
+                }
                 let hash = Digest32::sha256(content.as_bytes()).to_hex();
-                c(ActionClass::Write, Ring::Standard, "vfs.write", json!({ "path": path(p)?.to_string(), "content_sha256": hash, "bytes": content.len() }))
+                c(ActionClass::Write, Ring::Standard, "vfs.write", json!({ "path": p.to_string(), "content_sha256": hash, "bytes": content.len() }))
             }
-            ActionRequest::VfsDelete { path: p } => c(ActionClass::Write, Ring::Standard, "vfs.delete", json!({ "path": path(p)?.to_string() })),
+            ActionRequest::VfsDelete { path: p } => c(ActionClass::Write, Ring::Standard, "vfs.delete", json!({ "path": file(p)?.to_string() })),
             ActionRequest::VfsSnapshot { snapshot_id } => {
                 if let Some(id) = snapshot_id {
                     SnapshotId::new(id.clone()).map_err(|e| EngineError::Invalid(e.to_string()))?;
@@ -76,11 +95,10 @@ impl Engine {
                 c(ActionClass::Write, Ring::Standard, "vfs.restore", json!({ "snapshot_id": snapshot_id }))
             }
             ActionRequest::LockAcquire { path: p, intent, ttl_seconds, wait } => {
-                if let Some(t) = ttl_seconds {
-                    if *t == 0 || *t > 3600 {
+                if let Some(t) = ttl_seconds
+                    && (*t == 0 || *t > 3600) {
                         return Err(EngineError::Invalid(format!("ttl_seconds must be between 1 and 3600, got {t}")));
                     }
-                }
                 let (class, required) = match intent {
                     LockIntent::Read => (ActionClass::Read, Ring::Sandbox),
                     _ => (ActionClass::Write, Ring::Standard),
@@ -206,7 +224,8 @@ impl Engine {
                         Ok(ActOutcome::Unlocked { lock_id })
                     }
                     Err(LockError::NotFound { .. }) => Err(EngineError::not_found("lock", &lock_id)),
-                    Err(e) => Err(EngineError::Forbidden(e.to_string())),
+                    // Ownership was checked before the gate; anything else is a state conflict.
+                    Err(e) => Err(EngineError::Conflict(e.to_string())),
                 }
             }
         }
@@ -242,13 +261,9 @@ impl Engine {
         match content {
             Some(content) => {
                 let w = slot.vfs.write(&p, content, agent, now).map_err(vfs_err)?;
-                let clock = if isolation == IsolationLevel::Snapshot {
-                    slot.clocks.record_write(&p.to_string(), agent).ok()
-                } else {
-                    slot.clocks.record_write(&p.to_string(), agent).ok()
-                };
+                let clock = slot.clocks.record_write(&p.to_string(), agent).ok();
                 let out = json!({ "op": w.op, "version": w.version, "content_hash": w.content_hash });
-                self.record_allowed(ctx, session_id, agent, c, out.clone());
+                self.record_allowed(ctx, session_id, agent, c, out);
                 ctx.emit(Event::new(EventType::VfsWrite, now).session(session_id).agent(agent).payload(json!({ "path": p.to_string(), "op": w.op, "version": w.version, "content_hash": w.content_hash })));
                 Ok(ActOutcome::Written { path: p.to_string(), op: w.op, version: w.version, content_hash: w.content_hash, previous_hash: w.previous_hash, clock: clock.map(|c| json!(c)) })
             }
