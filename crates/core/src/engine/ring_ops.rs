@@ -13,7 +13,6 @@ use crate::event::{Event, EventType};
 use crate::id::{AgentDid, RecordId, SessionId};
 use crate::liability::ActionClass;
 use crate::ring::elevation::{Approver, ElevationError};
-use crate::ring::inheritance::child_ring;
 use crate::ring::{RING_1_THRESHOLD, Ring};
 
 fn elev_err(e: ElevationError) -> EngineError {
@@ -145,16 +144,10 @@ impl Engine {
         Self::require_self_or_admin(actor, parent)?;
         let parent_ring = self.member_ring(session_id, parent)?;
         let cap = self.spawn.register_child(parent.clone(), child.clone(), parent_ring).map_err(|e| EngineError::Conflict(e.to_string()))?;
-        let _ = child_ring(parent_ring);
         self.audit_session(ctx, session_id, Some(parent), "ring.spawn", Decision::Allowed, "child registered", json!({ "child": child, "ring_cap": cap.number() }));
-        // A child already in the session is capped at once.
-        if let Some(p) = self.slot(session_id)?.session.participants().get(&child).filter(|p| p.is_active).cloned() {
-            if !cap.at_least(p.ring) {
-                let slot = self.slot_mut(session_id)?;
-                let _ = slot.session.update_participant(&child, cap, p.sigma_eff);
-                ctx.emit(Event::new(EventType::RingDemoted, ctx.now).session(session_id).agent(&child).payload(json!({ "to_ring": cap.number(), "cause": "child of lower-ring parent" })));
-            }
-        }
+        // A child already in the session is capped at once (and stays capped: `ring_for`
+        // applies the ceiling on every later re-derivation and when it joins).
+        self.rederive(session_id, &child, "child of lower-ring parent", ctx);
         Ok(Reply::Ring { agent_did: child, ring: cap })
     }
 

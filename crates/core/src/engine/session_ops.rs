@@ -11,6 +11,7 @@ use crate::audit::entry::Decision;
 use crate::event::{Event, EventType};
 use crate::id::{AgentDid, SessionId};
 use crate::liability::{Admission, LedgerEntryType, sigma_eff};
+use crate::ring::inheritance::child_ring;
 use crate::ring::{RING_1_THRESHOLD, Ring};
 use crate::score::Score;
 use crate::session::{ConsistencyMode, Session, SessionConfig, SessionError, SessionState};
@@ -118,23 +119,24 @@ impl Engine {
                 "risk score {:.2} exceeds threshold: the liability ledger advises denying admission",
                 profile.risk_score
             );
-            self.audit_session(ctx, session_id, Some(&agent), "session.join", Decision::Denied, &reason, json!({ "risk_score": profile.risk_score }));
-            ctx.emit(
-                Event::new(EventType::SessionJoinDenied, now)
-                    .session(session_id)
-                    .agent(&agent)
-                    .payload(json!({ "code": "ledger_denied", "reason": reason })),
-            );
-            self.count_denial(DenyCode::LedgerDenied);
-            return Err(EngineError::denied(DenyCode::LedgerDenied, reason));
+            let detail = json!({ "risk_score": profile.risk_score });
+            return Err(self.deny_join(ctx, session_id, &agent, DenyCode::LedgerDenied, reason, detail));
         }
         let probation = profile.recommendation == Admission::Probation;
         let bonded = self.vouches.bonded_into(session_id, &agent, now);
         let eff = sigma_eff(raw, bonded, self.config.bond_weight);
         let slot = self.slot(session_id)?;
-        let ring = Self::ring_for(slot, &agent, eff, probation);
+        let cap = self.child_cap(slot, &agent);
+        let ring = Self::ring_for(slot, &agent, eff, probation, cap);
         let slot = self.slot_mut(session_id)?;
-        slot.session.join(agent.clone(), raw, eff, ring, probation, now).map_err(session_err)?;
+        match slot.session.join(agent.clone(), raw, eff, ring, probation, now) {
+            Ok(_) => {}
+            Err(e @ SessionError::SigmaBelowMinimum { .. }) => {
+                let detail = json!({ "sigma_raw": raw.get(), "sigma_eff": eff.get() });
+                return Err(self.deny_join(ctx, session_id, &agent, DenyCode::SigmaInsufficient, e.to_string(), detail));
+            }
+            Err(e) => return Err(session_err(e)),
+        }
         // Committed from here on.
         slot.registry = registry;
         slot.killed.remove(&agent);
@@ -173,17 +175,54 @@ impl Engine {
         }))
     }
 
+    /// Records a refused admission like any governance denial (audit entry with its code,
+    /// `session.join_denied` and `governance.denied` events, counter) and returns it.
+    fn deny_join(
+        &mut self,
+        ctx: &mut Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        code: DenyCode,
+        reason: String,
+        mut detail: serde_json::Value,
+    ) -> EngineError {
+        if let Some(m) = detail.as_object_mut() {
+            m.insert("code".into(), json!(code.as_str()));
+        }
+        self.audit_session(ctx, session_id, Some(agent), "session.join", Decision::Denied, &reason, detail);
+        let payload = json!({ "kind": "session.join", "code": code.as_str(), "reason": reason });
+        ctx.emit(Event::new(EventType::SessionJoinDenied, ctx.now).session(session_id).agent(agent).payload(payload.clone()));
+        ctx.emit(Event::new(EventType::GovernanceDenied, ctx.now).session(session_id).agent(agent).payload(payload));
+        self.count_denial(code);
+        EngineError::denied(code, reason)
+    }
+
     /// The ring an agent holds in `slot` given σ_eff: the one threshold rule, plus the grants
-    /// (ring-1 consensus, ring-0 witness) and probation.
-    pub(crate) fn ring_for(slot: &SessionSlot, agent: &AgentDid, eff: Score, probation: bool) -> Ring {
+    /// (ring-1 consensus, ring-0 witness), probation and the spawned-child ceiling `cap`.
+    pub(crate) fn ring_for(slot: &SessionSlot, agent: &AgentDid, eff: Score, probation: bool, cap: Option<Ring>) -> Ring {
         if probation || eff.get() < slot.session.config().min_sigma_eff.get() {
             return Ring::Sandbox;
         }
         let grants = slot.grants.get(agent);
-        if grants.is_some_and(|g| g.root_witness.is_some()) && eff.get() >= RING_1_THRESHOLD {
-            return Ring::Root;
+        let ring = if grants.is_some_and(|g| g.root_witness.is_some()) && eff.get() >= RING_1_THRESHOLD {
+            Ring::Root
+        } else {
+            Ring::from_sigma(eff, grants.is_some_and(|g| g.consensus))
+        };
+        match cap {
+            Some(c) if !c.at_least(ring) => c,
+            _ => ring,
         }
-        Ring::from_sigma(eff, grants.is_some_and(|g| g.consensus))
+    }
+
+    /// The ring ceiling of a spawned child in `slot`: one below its parent's base ring there.
+    /// A child whose parent is not an active member of the session is confined to the sandbox
+    /// (fail closed: it must not outrank an ancestor that has no ring here). `None` for agents
+    /// nobody spawned.
+    pub(crate) fn child_cap(&self, slot: &SessionSlot, agent: &AgentDid) -> Option<Ring> {
+        let parent = self.spawn.parent_of(agent)?;
+        let ring = slot.session.participants().get(parent).filter(|p| p.is_active).map(|p| p.ring);
+        Some(ring.map_or(Ring::Sandbox, child_ring))
     }
 
     /// Recomputes σ_eff and the ring of `agent` in `session_id` and applies any change at once
@@ -193,6 +232,7 @@ impl Engine {
         let raw = self.trust.get(agent).copied().unwrap_or(Score::ZERO);
         let bonded = self.vouches.bonded_into(session_id, agent, now);
         let eff = sigma_eff(raw, bonded, self.config.bond_weight);
+        let cap = self.sessions.get(session_id).and_then(|s| self.child_cap(s, agent));
         let Some(slot) = self.sessions.get_mut(session_id) else { return };
         let Some(p) = slot.session.participants().get(agent) else { return };
         if !p.is_active {
@@ -200,7 +240,7 @@ impl Engine {
         }
         let (old_ring, old_eff) = (p.ring, p.sigma_eff);
         let probation = slot.probation.contains(agent);
-        let ring = Self::ring_for(slot, agent, eff, probation);
+        let ring = Self::ring_for(slot, agent, eff, probation, cap);
         if ring == old_ring && eff == old_eff {
             return;
         }
@@ -216,9 +256,9 @@ impl Engine {
         self.counters.audit_appends += 1;
         let kind = if demoted { EventType::RingDemoted } else { EventType::RingAssigned };
         ctx.emit(Event::new(kind, now).session(session_id).agent(agent).payload(detail));
-        if demoted {
-            if let Some(e) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
-                if let Ok(e) = self.elevations.revoke(&e, now) {
+        if demoted
+            && let Some(e) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone())
+                && let Ok(e) = self.elevations.revoke(&e, now) {
                     ctx.emit(
                         Event::new(EventType::RingElevationRevoked, now)
                             .session(session_id)
@@ -226,7 +266,16 @@ impl Engine {
                             .payload(json!({ "elevation_id": e.elevation_id, "cause": "demotion" })),
                     );
                 }
-            }
+        if ring != old_ring {
+            self.rederive_children(session_id, agent, ctx);
+        }
+    }
+
+    /// Re-derives the rings of `parent`'s spawned children in `session_id`: their ceiling
+    /// follows the parent's ring (the spawn tree is acyclic, so this recursion ends).
+    pub(crate) fn rederive_children(&mut self, session_id: &SessionId, parent: &AgentDid, ctx: &mut Ctx) {
+        for child in self.spawn.children_of(parent) {
+            self.rederive(session_id, &child, "parent ring changed", ctx);
         }
     }
 
@@ -265,8 +314,8 @@ impl Engine {
             }
             emit_granted(ctx, session_id, granted);
         }
-        if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
-            if let Ok(e) = self.elevations.revoke(&id, now) {
+        if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone())
+            && let Ok(e) = self.elevations.revoke(&id, now) {
                 ctx.emit(
                     Event::new(EventType::RingElevationRevoked, now)
                         .session(session_id)
@@ -274,13 +323,13 @@ impl Engine {
                         .payload(json!({ "elevation_id": e.elevation_id, "cause": cause })),
                 );
             }
-        }
         if let Some(set) = self.memberships.get_mut(agent) {
             set.remove(session_id);
             if set.is_empty() {
                 self.memberships.remove(agent);
             }
         }
+        self.rederive_children(session_id, agent, ctx);
     }
 
     pub(crate) fn activate(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
@@ -328,7 +377,7 @@ impl Engine {
                 ctx.emit(Event::new(EventType::LiabilityQuarantineReleased, now).session(session_id).agent(agent));
             }
             let incident = self.slashes.for_session(session_id).iter().any(|s| &s.vouchee == agent)
-                || self.quarantine.history(Some(agent), Some(session_id)).iter().next().is_some();
+                || !self.quarantine.history(Some(agent), Some(session_id)).is_empty();
             if !incident {
                 let _ = self.ledger.record(&mut ctx.ids, agent, LedgerEntryType::CleanSession, session_id, Score::ZERO, "session ended without incident", None, now);
             }
@@ -391,7 +440,7 @@ impl Engine {
             tree_size: size,
             hv_index,
             files_purged: gc.files_purged as u64,
-            bytes_freed: gc.bytes_freed as u64,
+            bytes_freed: gc.bytes_freed,
         })
     }
 
