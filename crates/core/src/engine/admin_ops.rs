@@ -22,7 +22,7 @@ impl Engine {
         let slot = self.slot(session_id)?;
         let creator = slot.session.creator_did().clone();
         let by = match actor {
-            Actor::Admin | Actor::System => creator.clone(),
+            Actor::Admin | Actor::System => creator,
             Actor::Agent(a) if *a == creator => a.clone(),
             Actor::Agent(a) => {
                 return Err(EngineError::Forbidden(format!("only the session creator or an admin may change ACLs; `{a}` is neither")));
@@ -52,11 +52,10 @@ impl Engine {
         if !slot.session.participants().get(agent).is_some_and(|p| p.is_active) {
             return Err(EngineError::Conflict(format!("agent `{agent}` is not an active participant of session `{session_id}`")));
         }
-        if let Some(s) = &substitute {
-            if s == agent || !slot.session.participants().get(s).is_some_and(|p| p.is_active) {
+        if let Some(s) = &substitute
+            && (s == agent || !slot.session.participants().get(s).is_some_and(|p| p.is_active)) {
                 return Err(EngineError::Invalid(format!("substitute `{s}` must be another active participant")));
             }
-        }
         // Pending work of the killed agent: held (never started) and not-yet-started steps.
         let mut pending: Vec<(SagaId, StepId, Ring)> = Vec::new();
         for saga_id in &slot.sagas {

@@ -95,14 +95,13 @@ impl Engine {
     pub(crate) fn submit_saga(&mut self, actor: &Actor, definition: SagaDefinition, ctx: &mut Ctx) -> Result<Reply> {
         let session_id = definition.session_id.clone();
         self.require_member_or_admin(actor, &session_id)?;
-        if let Actor::Agent(a) = actor {
-            if let Some(s) = definition.steps.iter().find(|s| &s.agent != a) {
+        if let Actor::Agent(a) = actor
+            && let Some(s) = definition.steps.iter().find(|s| &s.agent != a) {
                 return Err(EngineError::Forbidden(format!(
                     "agent `{a}` may only submit sagas whose steps it runs itself; step `{}` runs as `{}`",
                     s.step_id, s.agent
                 )));
             }
-        }
         let st = self.slot(&session_id)?.session.state();
         if st != SessionState::Active {
             return Err(EngineError::Conflict(format!("session `{session_id}` is {st}; a saga needs an active session")));
@@ -197,8 +196,8 @@ impl Engine {
 
     /// Hands a killed agent's unstarted steps to a substitute (`Some`) or rolls the saga back.
     pub(crate) fn reassign_or_compensate(&mut self, saga_id: &SagaId, step_id: &StepId, to: Option<&AgentDid>, ctx: &mut Ctx) {
-        if let Some(held) = self.held_steps.get_mut(saga_id) {
-            if let Some(s) = held.iter_mut().find(|s| &s.step_id == step_id) {
+        if let Some(held) = self.held_steps.get_mut(saga_id)
+            && let Some(s) = held.iter_mut().find(|s| &s.step_id == step_id) {
                 match to {
                     Some(a) => s.agent = a.clone(),
                     None => {
@@ -207,7 +206,6 @@ impl Engine {
                 }
                 return;
             }
-        }
         let r = match to {
             Some(a) => self.feed(saga_id, SagaInput::StepReassigned { step_id: step_id.clone(), to_agent: a.clone() }, ctx),
             None => Err(EngineError::Conflict(String::new())),
@@ -226,13 +224,11 @@ impl Engine {
         let mut queue: VecDeque<SagaCommand> = cmds.into();
         while let Some(cmd) = queue.pop_front() {
             let follow = self.saga_command(saga_id, cmd, ctx);
-            if let Some(input) = follow {
-                if let Some(saga) = self.sagas.get_mut(saga_id) {
-                    if let Ok(more) = saga.handle(input, ctx.now) {
+            if let Some(input) = follow
+                && let Some(saga) = self.sagas.get_mut(saga_id)
+                    && let Ok(more) = saga.handle(input, ctx.now) {
                         queue.extend(more);
                     }
-                }
-            }
         }
         Ok(())
     }
@@ -362,12 +358,18 @@ impl Engine {
             });
             prev = Some(s.step_id().clone());
         }
-        let failure_step = match saga.stop_cause() {
-            Some(StopCause::StepFailed { step_id, .. }) => Some(step_id.clone()),
-            _ => None,
-        }
-        .or_else(|| failed_compensations.first().cloned())
-        .or_else(|| facts.iter().find(|f| f.failed).map(|f| f.step_id.clone()));
+        // The escalation is about the effects that could not be undone: the first failed
+        // compensation is the failure being attributed (its agent is the direct cause). The
+        // forward failure that started the rollback was handled by compensation; its step
+        // still counts as a contributing failure in the facts.
+        let failure_step = failed_compensations
+            .first()
+            .cloned()
+            .or_else(|| match saga.stop_cause() {
+                Some(StopCause::StepFailed { step_id, .. }) => Some(step_id.clone()),
+                _ => None,
+            })
+            .or_else(|| facts.iter().find(|f| f.failed).map(|f| f.step_id.clone()));
         let Some(failure_step) = failure_step else { return };
         let Some(failure_agent) = saga.step(&failure_step).map(|s| s.agent().clone()) else { return };
         let omega = facts.iter().find(|f| f.step_id == failure_step).map_or(Score::clamped(0.95), |f| f.risk_weight);
