@@ -342,13 +342,20 @@ impl BreachDetector {
             .is_some_and(|t| !self.policy.auto_reset || now < t.plus(self.policy.cooldown))
     }
 
-    /// Clears the breaker of (agent, session); returns whether it was set.
+    /// Clears the breaker of (agent, session); returns whether it was set. The calls in the
+    /// window are forgotten too (lifetime counters stay): otherwise the very next call would
+    /// find the same anomalous window and trip the breaker again at once.
     pub fn reset(&mut self, agent: &AgentDid, session: &SessionId) -> bool {
         let key = (agent.clone(), session.clone());
-        self.profiles
-            .get_mut(&key)
-            .and_then(|p| p.tripped_at.take())
-            .is_some()
+        let Some(p) = self.profiles.get_mut(&key) else {
+            return false;
+        };
+        let was = p.tripped_at.take().is_some();
+        if was {
+            p.calls.clear();
+            p.in_window = [0; 4];
+        }
+        was
     }
 
     /// Forgets everything about (agent, session) (e.g. when it leaves the session).

@@ -118,6 +118,20 @@ fn breaker_stays_tripped_until_admin_reset_by_default() {
 }
 
 #[test]
+fn admin_reset_forgets_the_window_so_the_next_call_does_not_trip_again() {
+    let mut d = BreachDetector::default();
+    let (a, s) = (did("a"), sid("s"));
+    trip(&mut d, &a, &s);
+    let total = d.stats(&a, &s, ms(1_000)).total_calls;
+    assert!(d.reset(&a, &s));
+    // Before the fix the 5 anomalous calls stayed in the window: 5/6 ≥ 0.7 tripped again.
+    assert_eq!(d.record_call(&a, &s, Ring::Sandbox, Ring::Sandbox, ms(1_000)), None);
+    assert!(!d.is_tripped(&a, &s, ms(1_000)));
+    assert_eq!(d.stats(&a, &s, ms(1_000)).window_calls, 1);
+    assert_eq!(d.stats(&a, &s, ms(1_000)).total_calls, total + 1, "lifetime counters stay");
+}
+
+#[test]
 fn analysis_resumes_after_cooldown() {
     let mut d = BreachDetector::default();
     let (a, s) = (did("a"), sid("s"));
