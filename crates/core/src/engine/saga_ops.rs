@@ -358,18 +358,12 @@ impl Engine {
             });
             prev = Some(s.step_id().clone());
         }
-        // The escalation is about the effects that could not be undone: the first failed
-        // compensation is the failure being attributed (its agent is the direct cause). The
-        // forward failure that started the rollback was handled by compensation; its step
-        // still counts as a contributing failure in the facts.
-        let failure_step = failed_compensations
-            .first()
-            .cloned()
-            .or_else(|| match saga.stop_cause() {
-                Some(StopCause::StepFailed { step_id, .. }) => Some(step_id.clone()),
-                _ => None,
-            })
-            .or_else(|| facts.iter().find(|f| f.failed).map(|f| f.step_id.clone()));
+        let failure_step = match saga.stop_cause() {
+            Some(StopCause::StepFailed { step_id, .. }) => Some(step_id.clone()),
+            _ => None,
+        }
+        .or_else(|| failed_compensations.first().cloned())
+        .or_else(|| facts.iter().find(|f| f.failed).map(|f| f.step_id.clone()));
         let Some(failure_step) = failure_step else { return };
         let Some(failure_agent) = saga.step(&failure_step).map(|s| s.agent().clone()) else { return };
         let omega = facts.iter().find(|f| f.step_id == failure_step).map_or(Score::clamped(0.95), |f| f.risk_weight);
@@ -386,7 +380,18 @@ impl Engine {
         }
         self.audit_session(ctx, session_id, None, "liability.attribution", Decision::Allowed, reason, json!({ "saga_id": saga_id, "attributions": result.attributions, "agents": agents }));
         ctx.emit(Event::new(EventType::LiabilityFaultAttributed, now).session(session_id).payload(json!({ "saga_id": saga_id, "attribution_id": result.attribution_id, "attributions": result.attributions, "root_cause_agent": result.root_cause_agent })));
-        if let Some(top) = result.attributions.first().map(|a| a.agent.clone()) {
+        // The most liable agent; on a tie the direct cause, not whoever sorts first by DID.
+        let top = result
+            .attributions
+            .iter()
+            .max_by(|a, b| {
+                a.share_exact
+                    .total_cmp(&b.share_exact)
+                    .then(a.is_direct_cause.cmp(&b.is_direct_cause))
+                    .then(b.agent.cmp(&a.agent))
+            })
+            .map(|a| a.agent.clone());
+        if let Some(top) = top {
             let why = format!("saga `{saga_id}` escalated: {reason}");
             self.apply_slash(session_id, &top, omega, &why, ctx);
         }
