@@ -40,6 +40,7 @@ async fn request(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<ElevationBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    s.require_session(&p, &sid)?;
     let agent = AppState::acting_agent(&p, b.agent_did)?;
     let cmd = Command::RequestElevation {
         session_id: sid,

@@ -131,6 +131,7 @@ async fn register_child(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<ChildBody>,
 ) -> ApiResult<Json<Value>> {
+    s.require_session(&p, &sid)?;
     let parent = AppState::acting_agent(&p, b.parent_did)?;
     let r = s
         .exec(

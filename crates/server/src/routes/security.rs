@@ -43,6 +43,7 @@ async fn tool_action(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<ToolBody>,
 ) -> ApiResult<Json<Value>> {
+    s.require_session(&p, &sid)?;
     let agent = AppState::acting_agent(&p, b.agent_did)?;
     let request = ActionRequest::Tool {
         action_id: b.action_id.clone(),
