@@ -6,7 +6,7 @@
 //! is retained. Keep-alive comments flow every 15 s. An agent sees only events of sessions it
 //! belongs to. Streams end when the server begins shutting down.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
 
 use ahv_core::id::{AgentDid, SessionId};
@@ -43,24 +43,36 @@ struct Cursor {
     filter: EventFilter,
     rx: broadcast::Receiver<StoredEvent>,
     backlog: VecDeque<StoredEvent>,
-    last: u64,
+    // INVARIANT: every event with seq ≤ `floor` counts as delivered; `delivered` holds the
+    // seqs above it that were (≤ DEDUP_WINDOW of them). Events are published in sequence
+    // order only approximately, so a seq set rather than a single high-water mark.
+    floor: u64,
+    delivered: BTreeSet<u64>,
     stop: watch::Receiver<bool>,
 }
+
+/// How many delivered sequence numbers a stream remembers for de-duplication.
+const DEDUP_WINDOW: usize = 4096;
 
 impl Cursor {
     fn catch_up(&mut self) {
         let f = EventFilter {
-            after_seq: Some(self.last),
+            after_seq: Some(self.floor),
             ..self.filter.clone()
         };
         self.backlog.extend(self.s.hv.bus().query(&f, usize::MAX));
     }
 
     fn accept(&mut self, e: &StoredEvent) -> bool {
-        if e.seq <= self.last || !self.filter.matches(e) {
+        if e.seq <= self.floor || self.delivered.contains(&e.seq) || !self.filter.matches(e) {
             return false;
         }
-        self.last = e.seq;
+        self.delivered.insert(e.seq);
+        while self.delivered.len() > DEDUP_WINDOW {
+            if let Some(old) = self.delivered.pop_first() {
+                self.floor = old;
+            }
+        }
         visible(&self.s, &self.p, e)
     }
 
@@ -132,7 +144,8 @@ pub(crate) fn open(
         filter,
         rx,
         backlog: VecDeque::new(),
-        last: last.unwrap_or(0),
+        floor: last.unwrap_or(0),
+        delivered: BTreeSet::new(),
         stop,
     };
     if last.is_some() {
