@@ -1,0 +1,143 @@
+//! Prometheus text metrics, hand-written (no metrics crate): HTTP requests by route and status
+//! with latency sums, command latency around `execute`, governance decisions by outcome and
+//! reason, sessions by state, participants by ring, sagas by state, audit appends and events.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ahv_core::engine::Engine;
+use axum::http::Method;
+
+/// (method, route template, status) → (count, latency sum in seconds).
+type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
+
+/// Request and command counters kept by the server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    // (method, route, status) → (count, latency sum in seconds). Bounded by the number of
+    // routes × methods × statuses (routes are templates, never raw paths).
+    requests: Mutex<RequestTable>,
+    commands: Mutex<(u64, f64)>,
+}
+
+impl Metrics {
+    pub(crate) fn observe_request(
+        &self,
+        method: &Method,
+        route: &str,
+        status: u16,
+        took: Duration,
+    ) {
+        if let Ok(mut m) = self.requests.lock() {
+            let e = m
+                .entry((method.as_str().to_string(), route.to_string(), status))
+                .or_insert((0, 0.0));
+            e.0 += 1;
+            e.1 += took.as_secs_f64();
+        }
+    }
+
+    pub(crate) fn observe_command(&self, took: Duration) {
+        if let Ok(mut m) = self.commands.lock() {
+            m.0 += 1;
+            m.1 += took.as_secs_f64();
+        }
+    }
+
+    /// Renders everything in the Prometheus text exposition format.
+    pub fn render(&self, engine: &Engine, events_total: u64) -> String {
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line("# HELP ahv_http_requests_total HTTP requests by method, route and status.".into());
+        line("# TYPE ahv_http_requests_total counter".into());
+        let reqs = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((m, r, s), (n, _)) in &reqs {
+            line(format!(
+                "ahv_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}",
+                esc(r)
+            ));
+        }
+        line("# HELP ahv_http_request_seconds_sum Total time spent answering, by method, route and status.".into());
+        line("# TYPE ahv_http_request_seconds_sum counter".into());
+        for ((m, r, s), (_, t)) in &reqs {
+            line(format!(
+                "ahv_http_request_seconds_sum{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {t}",
+                esc(r)
+            ));
+        }
+        let (cn, ct) = self.commands.lock().map(|c| *c).unwrap_or_default();
+        line("# HELP ahv_command_seconds Time from submitting a command to its durable acknowledgement.".into());
+        line("# TYPE ahv_command_seconds summary".into());
+        line(format!("ahv_command_seconds_count {cn}"));
+        line(format!("ahv_command_seconds_sum {ct}"));
+        let c = engine.counters();
+        line("# HELP ahv_decisions_total Governed decisions by outcome and reason code.".into());
+        line("# TYPE ahv_decisions_total counter".into());
+        line(format!(
+            "ahv_decisions_total{{outcome=\"allowed\",reason=\"\"}} {}",
+            c.allowed
+        ));
+        for (code, n) in &c.denied {
+            line(format!(
+                "ahv_decisions_total{{outcome=\"denied\",reason=\"{}\"}} {n}",
+                esc(code)
+            ));
+        }
+        line("# HELP ahv_audit_appends_total Audit entries appended over all logs.".into());
+        line("# TYPE ahv_audit_appends_total counter".into());
+        line(format!("ahv_audit_appends_total {}", c.audit_appends));
+        line("# HELP ahv_commands_total Commands applied by the engine.".into());
+        line("# TYPE ahv_commands_total counter".into());
+        line(format!("ahv_commands_total {}", c.commands));
+        line("# HELP ahv_events_total Events published.".into());
+        line("# TYPE ahv_events_total counter".into());
+        line(format!("ahv_events_total {events_total}"));
+        let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut by_ring: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for sid in engine.session_ids(None) {
+            if let Ok(slot) = engine.books().slot(&sid) {
+                *by_state.entry(slot.session.state().as_str()).or_default() += 1;
+                for p in slot.session.active_participants() {
+                    *by_ring.entry(p.ring.name()).or_default() += 1;
+                }
+            }
+        }
+        line("# HELP ahv_sessions Sessions by state.".into());
+        line("# TYPE ahv_sessions gauge".into());
+        for (s, n) in by_state {
+            line(format!("ahv_sessions{{state=\"{s}\"}} {n}"));
+        }
+        line("# HELP ahv_participants Active participants by ring.".into());
+        line("# TYPE ahv_participants gauge".into());
+        for (r, n) in by_ring {
+            line(format!("ahv_participants{{ring=\"{r}\"}} {n}"));
+        }
+        let mut sagas: BTreeMap<String, u64> = BTreeMap::new();
+        for id in engine.saga_ids(None, None) {
+            if let Ok(v) = engine.saga_view(&id) {
+                let st = serde_json::to_value(v.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                *sagas.entry(st).or_default() += 1;
+            }
+        }
+        line("# HELP ahv_sagas Sagas by state.".into());
+        line("# TYPE ahv_sagas gauge".into());
+        for (s, n) in sagas {
+            line(format!("ahv_sagas{{state=\"{s}\"}} {n}"));
+        }
+        out
+    }
+}
+
+/// Escapes a label value.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,455 @@
+//! Error paths: every failure is JSON `{detail, code}` with the documented status.
+
+use ahv_server::ServerConfig;
+use ed25519_dalek::{Signer as _, SigningKey};
+use serde_json::json;
+
+use crate::common::{ADMIN, call, fixture, fixture_with, req, send};
+
+fn assert_json_error(r: &crate::common::Resp, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(r.body["code"].as_str(), Some(code), "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_types_missing_and_unknown_keys() {
+    let fx = fixture().await;
+    let r = send(
+        &fx.app,
+        req("POST", "/api/v1/sessions", Some(ADMIN), Some("{not json")),
+    )
+    .await;
+    assert_json_error(&r, 400, "malformed_json");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did": 5})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did":"did:mesh:a","colour":"red"})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did":"did:mesh:a","max_participants":-1})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did":"did:mesh:a","max_participants":0})),
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_input");
+    let long = "x".repeat(300);
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did": long})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sessions/{}/join", fx.sid),
+        Some(ADMIN),
+        Some(json!({"agent_did":"did:mesh:q","sigma_raw":1.5})),
+    )
+    .await;
+    assert_json_error(&r, 422, "validation_error");
+    let r = call(
+        &fx.app,
+        "GET",
+        "/api/v1/sessions?colour=red",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_input");
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_bad_path_params_are_json() {
+    let fx = fixture().await;
+    let r = call(&fx.app, "GET", "/api/v1/nothing", Some(ADMIN), None).await;
+    assert_json_error(&r, 404, "not_found");
+    let r = call(&fx.app, "DELETE", "/api/v1/stats", Some(ADMIN), None).await;
+    assert_json_error(&r, 405, "method_not_allowed");
+    let r = call(
+        &fx.app,
+        "GET",
+        "/api/v1/sessions/bad%20id",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_input");
+    let r = call(
+        &fx.app,
+        "GET",
+        "/api/v1/sessions/session:nope",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_json_error(&r, 404, "not_found");
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413() {
+    let fx = fixture().await;
+    let big = format!("{{\"creator_did\":\"{}\"}}", "a".repeat(2 << 20));
+    let r = send(
+        &fx.app,
+        req("POST", "/api/v1/sessions", Some(ADMIN), Some(&big)),
+    )
+    .await;
+    assert_json_error(&r, 413, "payload_too_large");
+    let r = send(
+        &fx.app,
+        req("POST", "/api/v1/sagas", Some(ADMIN), Some(&big)),
+    )
+    .await;
+    assert_json_error(&r, 413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn bursting_a_sandboxed_agent_gives_429_with_retry_after() {
+    let fx = fixture().await;
+    let url = format!("/api/v1/sessions/{}/actions", fx.sid);
+    let mut limited = None;
+    for _ in 0..50 {
+        let r = call(
+            &fx.app,
+            "POST",
+            &url,
+            Some(&fx.beta),
+            Some(json!({"action_id":"peek"})),
+        )
+        .await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.body["allowed"], true, "{}", r.body);
+    }
+    let r = limited.expect("a ring-3 agent is rate limited");
+    assert_json_error(&r, 429, "rate_limited");
+    let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(secs >= 1);
+}
+
+#[tokio::test]
+async fn governance_denials_say_why() {
+    let fx = fixture().await;
+    // Beta (ring 3) may not run a ring-2 action: 200 with allowed=false and the deny code.
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sessions/{}/actions", fx.sid),
+        Some(&fx.beta),
+        Some(json!({"action_id":"draft"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            r.status.as_u16(),
+            r.body["allowed"].as_bool(),
+            r.body["code"].as_str()
+        ),
+        (200, Some(false), Some("sigma_insufficient"))
+    );
+    assert!(
+        r.body["reason"].as_str().unwrap().contains("σ_eff"),
+        "{}",
+        r.body
+    );
+    // A governed VFS write by a ring-3 agent: 403 with the deny code.
+    let r = call(
+        &fx.app,
+        "PUT",
+        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
+        Some(&fx.beta),
+        Some(json!({"path":"/x","content":"y"})),
+    )
+    .await;
+    assert_json_error(&r, 403, "sigma_insufficient");
+    // Acting as another DID is refused.
+    let r = call(
+        &fx.app,
+        "PUT",
+        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
+        Some(&fx.beta),
+        Some(json!({"path":"/x","content":"y","agent_did":"did:mesh:alpha"})),
+    )
+    .await;
+    assert_json_error(&r, 403, "forbidden");
+    // The admin must say which agent acts.
+    let r = call(
+        &fx.app,
+        "PUT",
+        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
+        Some(ADMIN),
+        Some(json!({"path":"/x","content":"y"})),
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_input");
+    // Steps run only as their own agent.
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sagas/{}/steps", fx.saga),
+        Some(&fx.beta),
+        Some(json!({"action_id":"draft","agent_did":"did:mesh:alpha","execute_api":"api/x"})),
+    )
+    .await;
+    assert_json_error(&r, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn agents_see_only_their_sessions() {
+    let fx = fixture().await;
+    let r = call(&fx.app, "GET", "/api/v1/sessions", Some(&fx.mallory), None).await;
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![fx.other.as_str()]);
+    let r = call(
+        &fx.app,
+        "GET",
+        "/api/v1/events?limit=1000",
+        Some(&fx.mallory),
+        None,
+    )
+    .await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["session_id"] == fx.other.as_str()),
+        "{}",
+        r.body
+    );
+    let r = call(
+        &fx.app,
+        "GET",
+        &format!("/api/v1/events?session_id={}", fx.sid),
+        Some(&fx.mallory),
+        None,
+    )
+    .await;
+    assert_json_error(&r, 403, "not_member");
+    let r = call(&fx.app, "GET", "/api/v1/sagas", Some(&fx.mallory), None).await;
+    assert_eq!(r.body, json!([]));
+}
+
+#[tokio::test]
+async fn bad_and_expired_tokens_are_401() {
+    let fx = fixture().await;
+    for t in ["nope", "ahv1.abc.def", &fx.alpha[..fx.alpha.len() - 2]] {
+        let r = call(&fx.app, "GET", "/api/v1/sessions", Some(t), None).await;
+        assert_json_error(&r, 401, "unauthorized");
+        assert_eq!(r.headers["www-authenticate"], "Bearer");
+    }
+    let expired = fx
+        .state
+        .auth
+        .issue(
+            &crate::common::did("did:mesh:alpha"),
+            ahv_core::time::Timestamp::from_secs(10),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+    let r = call(
+        &fx.app,
+        "GET",
+        "/api/v1/sessions",
+        Some(&expired.token),
+        None,
+    )
+    .await;
+    assert_json_error(&r, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn did_key_login_over_http() {
+    let fx = fixture().await;
+    let sk = SigningKey::from_bytes(&[9; 32]);
+    let d = ahv_core::did::agent_did(&sk.verifying_key()).unwrap();
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/auth/challenge",
+        None,
+        Some(json!({"did": d})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let nonce = r.body["nonce"].as_str().unwrap().to_string();
+    let sig = hex::encode(sk.sign(nonce.as_bytes()).to_bytes());
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/auth/token",
+        None,
+        Some(json!({"did": d, "nonce": nonce, "signature": sig})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tok = r.body["agent_token"].as_str().unwrap().to_string();
+    let r = call(
+        &fx.app,
+        "GET",
+        &format!("/api/v1/agents/{d}/liability"),
+        Some(&tok),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/auth/token",
+        None,
+        Some(json!({"did": d, "nonce": nonce, "signature": sig})),
+    )
+    .await;
+    assert_json_error(&r, 401, "unauthorized");
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/auth/challenge",
+        None,
+        Some(json!({"did": "did:mesh:alpha"})),
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_input");
+}
+
+#[tokio::test]
+async fn dsl_errors_carry_line_and_column() {
+    let fx = fixture().await;
+    let text = format!(
+        "name: x\nsession_id: {}\nsteps:\n  - id: s1\n    action_id: draft\n    agent: did:mesh:alpha\n    execute_api: api/x\n    bogus: 1\n",
+        fx.sid
+    );
+    let r = send(
+        &fx.app,
+        req("POST", "/api/v1/sagas", Some(ADMIN), Some(&text)),
+    )
+    .await;
+    assert_json_error(&r, 400, "invalid_saga");
+    assert!(r.body["line"].as_u64().is_some(), "{}", r.body);
+    assert!(r.body["column"].as_u64().is_some(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn waiting_lock_times_out_with_409() {
+    let fx = fixture().await;
+    let body = json!({"path":"/locked","intent":"write","wait":true,"timeout_seconds":1});
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sessions/{}/locks", fx.sid),
+        Some(&fx.gamma),
+        Some(body),
+    )
+    .await;
+    assert_json_error(&r, 409, "lock_timeout");
+}
+
+#[tokio::test]
+async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
+    let fx = fixture().await;
+    assert_eq!(
+        call(&fx.app, "GET", "/metrics", None, None).await.status,
+        401
+    );
+    let r = call(&fx.app, "GET", "/metrics", Some(ADMIN), None).await;
+    let text = r.body.as_str().unwrap();
+    for m in [
+        "ahv_http_requests_total",
+        "ahv_decisions_total{outcome=\"allowed\"",
+        "ahv_sessions{state=\"active\"} 2",
+        "ahv_participants{ring=\"RING_2_STANDARD\"}",
+        "ahv_sagas{state=",
+        "ahv_audit_appends_total",
+        "ahv_events_total",
+        "ahv_command_seconds_count",
+    ] {
+        assert!(text.contains(m), "missing {m} in\n{text}");
+    }
+    let r = send(
+        &fx.app,
+        axum::http::Request::builder()
+            .uri("/health")
+            .header("origin", "http://evil.example")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+
+    let config = ServerConfig {
+        metrics_public: true,
+        cors_origins: vec!["http://ui.example".into()],
+        ..ServerConfig::default()
+    };
+    let fx = fixture_with(config).await;
+    assert_eq!(
+        call(&fx.app, "GET", "/metrics", None, None).await.status,
+        200
+    );
+    let r = send(
+        &fx.app,
+        axum::http::Request::builder()
+            .uri("/health")
+            .header("origin", "http://ui.example")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "http://ui.example"
+    );
+    assert!(r.headers.get("access-control-allow-credentials").is_none());
+    assert!(r.headers.get("x-request-id").is_some());
+}

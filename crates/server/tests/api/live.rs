@@ -1,0 +1,245 @@
+//! Live events (SSE with resumption), the signed export bundle, and one end-to-end run over a
+//! real socket with graceful shutdown.
+
+use std::time::Duration;
+
+use ahv_core::audit::bundle::{AuditBundle, verify_bundle};
+use axum::body::Body;
+use axum::http::Request;
+use futures::StreamExt;
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::common::{ADMIN, call, fixture, hv, state_with};
+
+/// Reads SSE frames from `body` until one of type `kind` arrives; returns its id.
+async fn next_event_of(body: Body, kind: &str) -> (u64, String) {
+    let mut stream = body.into_data_stream();
+    let mut buf = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            for frame in buf.split("\n\n") {
+                if frame.lines().any(|l| l == format!("event: {kind}")) {
+                    let id = frame
+                        .lines()
+                        .find_map(|l| l.strip_prefix("id: "))
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    return Some((id, frame.to_string()));
+                }
+            }
+        }
+        None
+    })
+    .await;
+    found.expect("timed out").expect("stream ended")
+}
+
+fn stream_req(token: &str, last: Option<u64>) -> Request<Body> {
+    let mut b = Request::builder()
+        .uri("/api/v1/events/stream?event_type=session.created")
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(id) = last {
+        b = b.header("last-event-id", id.to_string());
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn sse_delivers_live_events_and_resumes_with_last_event_id() {
+    let fx = fixture().await;
+    let resp = fx
+        .app
+        .clone()
+        .oneshot(stream_req(ADMIN, None))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/sessions",
+        Some(ADMIN),
+        Some(json!({"creator_did":"did:mesh:new"})),
+    )
+    .await;
+    let created = r.body["session_id"].as_str().unwrap().to_string();
+    let (id, frame) = next_event_of(resp.into_body(), "session.created").await;
+    assert!(frame.contains(&created), "{frame}");
+    // Resume from just before it: the retained event is replayed.
+    let resp = fx
+        .app
+        .clone()
+        .oneshot(stream_req(ADMIN, Some(id - 1)))
+        .await
+        .unwrap();
+    let (again, frame) = next_event_of(resp.into_body(), "session.created").await;
+    assert_eq!(again, id);
+    assert!(frame.contains(&created));
+    // An agent's stream carries only its sessions' events: mallory does not see alpha's session.
+    let resp = fx
+        .app
+        .clone()
+        .oneshot(stream_req(&fx.mallory, Some(0)))
+        .await
+        .unwrap();
+    let (_, frame) = next_event_of(resp.into_body(), "session.created").await;
+    assert!(
+        frame.contains(fx.other.as_str()) && !frame.contains(fx.sid.as_str()),
+        "{frame}"
+    );
+}
+
+#[tokio::test]
+async fn exported_bundle_verifies_offline() {
+    let fx = fixture().await;
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sessions/{}/terminate", fx.other),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/admin/checkpoint",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["signed"], true);
+    let r = call(
+        &fx.app,
+        "POST",
+        "/api/v1/audit/export",
+        Some(ADMIN),
+        Some(json!({"session_ids":[fx.sid, fx.other],"prove":[0, 1]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let bundle: AuditBundle = serde_json::from_value(r.body).unwrap();
+    let report = verify_bundle(&bundle).unwrap();
+    assert_eq!(report.logs, 3);
+    assert!(report.inclusion_proofs >= 2);
+    let key = call(
+        &fx.app,
+        "GET",
+        "/api/v1/audit/public-key",
+        Some(&fx.alpha),
+        None,
+    )
+    .await;
+    assert_eq!(key.body["vkey"].as_str(), Some(bundle.public_key.as_str()));
+    // Proof endpoints agree with each other.
+    let p = call(
+        &fx.app,
+        "GET",
+        &format!("/api/v1/sessions/{}/audit/1/proof", fx.sid),
+        Some(&fx.alpha),
+        None,
+    )
+    .await;
+    assert_eq!(p.status, 200);
+    let e = call(
+        &fx.app,
+        "GET",
+        &format!("/api/v1/sessions/{}/audit", fx.sid),
+        Some(&fx.alpha),
+        None,
+    )
+    .await;
+    assert_eq!(p.body["root"], e.body["root"]);
+    let bad = call(
+        &fx.app,
+        "GET",
+        &format!("/api/v1/sessions/{}/audit/consistency?old=5&new=2", fx.sid),
+        Some(&fx.alpha),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn end_to_end_over_a_socket_with_graceful_shutdown() {
+    let state = state_with(hv(), Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ahv_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let r = http
+        .post(format!("{base}/api/v1/sessions"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"creator_did":"did:mesh:admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let sid = r.json::<serde_json::Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!("{base}/api/v1/sessions/{sid}/join"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"agent_did":"did:mesh:alpha","sigma_raw":0.8}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<serde_json::Value>().await.unwrap()["agent_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .get(format!("{base}/api/v1/sessions/{sid}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(format!("{base}/api/v1/sessions/{sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    // An open event stream does not hold up shutdown.
+    let stream = http
+        .get(format!("{base}/api/v1/events/stream"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("graceful shutdown finished")
+        .unwrap()
+        .unwrap();
+    drop(stream);
+}
