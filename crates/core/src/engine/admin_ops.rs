@@ -30,15 +30,22 @@ impl Engine {
         };
         let p = slot.vfs.path(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let slot = self.slot_mut(session_id)?;
-        let detail = json!({ "path": p.to_string(), "allowed": allowed });
+        let who = actor.agent().map_or("admin".to_string(), ToString::to_string);
+        let detail = json!({ "path": p.to_string(), "allowed": allowed, "by": who });
         match allowed {
             Some(set) => slot.vfs.set_acl(&p, set, &by, ctx.now).map_err(super::act_ops::vfs_err)?,
             None => {
                 slot.vfs.clear_acl(&p, &by, ctx.now).map_err(super::act_ops::vfs_err)?;
             }
         }
-        self.audit_session(ctx, session_id, Some(&by), "vfs.acl", Decision::Allowed, "acl changed", detail.clone());
-        ctx.emit(Event::new(EventType::VfsAclChanged, ctx.now).session(session_id).agent(&by).payload(detail));
+        // The audit names who really changed the ACL: the creator, or the admin (no agent).
+        // (The VFS edit log needs an agent and records the creator on the admin's behalf.)
+        self.audit_session(ctx, session_id, actor.agent(), "vfs.acl", Decision::Allowed, "acl changed", detail.clone());
+        let mut event = Event::new(EventType::VfsAclChanged, ctx.now).session(session_id).payload(detail);
+        if let Some(a) = actor.agent() {
+            event = event.agent(a);
+        }
+        ctx.emit(event);
         Ok(Reply::Done)
     }
 

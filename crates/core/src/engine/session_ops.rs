@@ -81,9 +81,14 @@ impl Engine {
         let Some(i) = victim else { return false };
         let Some(id) = self.session_order.remove(i) else { return false };
         if let Some(slot) = self.sessions.remove(&id) {
+            // Forget the session's sagas everywhere they are indexed, or `saga_order` (and the
+            // held steps and checkpoints) would keep ids of sagas that no longer exist.
             for s in &slot.sagas {
                 self.sagas.remove(s);
+                self.held_steps.remove(s);
+                self.checkpoints.remove_saga(s);
             }
+            self.saga_order.retain(|s| !slot.sagas.contains(s));
         }
         self.vouches.forget_session(&id);
         true

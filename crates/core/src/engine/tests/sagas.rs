@@ -460,12 +460,22 @@ fn on_an_attribution_tie_the_direct_cause_is_slashed_not_the_first_did() {
     input(
         &mut w,
         &saga,
-        SagaInput::StepFailed { step_id: stid("s2"), attempt: 1, error: "boom".into(), class: ErrorClass::Final },
+        SagaInput::StepFailed {
+            step_id: stid("s2"),
+            attempt: 1,
+            error: "boom".into(),
+            class: ErrorClass::Final,
+        },
     );
     input(
         &mut w,
         &saga,
-        SagaInput::CompensationFailed { step_id: stid("s1"), attempt: 1, error: "gone".into(), class: ErrorClass::Final },
+        SagaInput::CompensationFailed {
+            step_id: stid("s1"),
+            attempt: 1,
+            error: "gone".into(),
+            class: ErrorClass::Final,
+        },
     );
     assert_eq!(state(&w, &saga), SagaState::Escalated);
     let attr = w.engine.books().attributions().last().cloned().unwrap();
@@ -473,6 +483,10 @@ fn on_an_attribution_tie_the_direct_cause_is_slashed_not_the_first_did() {
     assert_eq!(shares[0], shares[1], "a tie: {attr:?}");
     assert_eq!(attr.root_cause_agent, bob);
     assert_eq!(w.engine.trust_of(&bob).unwrap().get(), 0.0);
-    assert_eq!(w.engine.trust_of(&alice).unwrap().get(), 0.9, "alice is not slashed");
+    assert_eq!(
+        w.engine.trust_of(&alice).unwrap().get(),
+        0.9,
+        "alice is not slashed"
+    );
     w.assert_replays();
 }

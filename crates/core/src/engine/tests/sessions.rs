@@ -410,3 +410,55 @@ fn unknown_session_is_not_found() {
         "{r:?}"
     );
 }
+
+#[test]
+fn evicting_an_archived_session_forgets_its_sagas_everywhere() {
+    let cfg = crate::engine::EngineConfig {
+        max_sessions: 1,
+        ..crate::engine::EngineConfig::default()
+    };
+    let mut w = World::with_config(cfg);
+    let alice = did("alice");
+    let s1 = w.active_session(&alice, &[(&alice, 0.9)]);
+    let Reply::Saga(v) = w.ok(
+        &admin(),
+        Command::CreateSaga {
+            session_id: s1.clone(),
+        },
+    ) else {
+        panic!()
+    };
+    w.ok(
+        &agent(&alice),
+        Command::AddStep {
+            saga_id: v.saga_id.clone(),
+            step: step("s1", "noop", &alice),
+        },
+    );
+    // At capacity with nothing archived: refused.
+    let r = w.apply(
+        &admin(),
+        Command::CreateSession {
+            creator: alice.clone(),
+            config: open_config(),
+            isolation: IsolationLevel::ReadCommitted,
+        },
+    );
+    assert!(matches!(r, Err(EngineError::Conflict(_))), "{r:?}");
+    w.ok(
+        &admin(),
+        Command::Terminate {
+            session_id: s1.clone(),
+        },
+    );
+    // The archived session makes room; its saga is forgotten in every index.
+    let s2 = w.session(&alice);
+    assert!(w.engine.session_view(&s1).is_err());
+    assert!(w.engine.saga_view(&v.saga_id).is_err());
+    assert!(w.engine.saga_ids(None, None).is_empty());
+    let j = w.json();
+    assert_eq!(j["saga_order"], serde_json::json!([]));
+    assert_eq!(j["held_steps"], serde_json::json!({}));
+    assert_eq!(w.engine.session_ids(None), vec![s2]);
+    w.assert_replays();
+}

@@ -440,3 +440,34 @@ fn a_write_below_ring_2_is_denied_before_locks_are_considered() {
     w.lock(&sid, &sam, "a.txt", LockIntent::Read, false)
         .unwrap();
 }
+
+#[test]
+fn an_acl_change_is_audited_as_whoever_made_it() {
+    let mut w = World::new();
+    let alice = did("alice");
+    let sid = w.active_session(&alice, &[(&alice, 0.9)]);
+    w.ok(
+        &admin(),
+        Command::SetAcl {
+            session_id: sid.clone(),
+            path: "a".into(),
+            allowed: Some(dids(&[&alice])),
+        },
+    );
+    let e = w.audit(&sid).pop().unwrap();
+    assert_eq!(e.kind, "vfs.acl");
+    assert_eq!(e.agent_did, None, "the admin made it, not the creator");
+    assert_eq!(e.detail["by"], "admin");
+    w.ok(
+        &agent(&alice),
+        Command::SetAcl {
+            session_id: sid.clone(),
+            path: "a".into(),
+            allowed: None,
+        },
+    );
+    let e = w.audit(&sid).pop().unwrap();
+    assert_eq!(e.agent_did.as_ref(), Some(&alice));
+    assert_eq!(e.detail["by"], "did:mesh:alice");
+    w.assert_replays();
+}
