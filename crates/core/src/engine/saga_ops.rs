@@ -55,8 +55,22 @@ impl Engine {
 
     fn insert_saga(&mut self, saga: Saga, ctx: &mut Ctx) -> Result<SagaId> {
         let id = saga.saga_id().clone();
-        if self.sagas.contains_key(&id) {
-            return Err(EngineError::Conflict(format!("saga `{id}` already exists")));
+        match self.sagas.get(&id) {
+            Some(old) if !old.is_finished() => {
+                return Err(EngineError::Conflict(format!("saga `{id}` already exists and is still running")));
+            }
+            // A finished saga submitted again under the same id is a re-run: it replaces the
+            // old record, and the checkpoints the old run left decide which steps are skipped.
+            Some(old) => {
+                let old_session = old.session_id().clone();
+                self.sagas.remove(&id);
+                self.held_steps.remove(&id);
+                self.saga_order.retain(|s| s != &id);
+                if let Some(slot) = self.sessions.get_mut(&old_session) {
+                    slot.sagas.retain(|s| s != &id);
+                }
+            }
+            None => {}
         }
         if self.sagas.len() >= self.config.max_sagas {
             let victim = self.saga_order.iter().position(|s| self.sagas.get(s).is_some_and(Saga::is_finished));

@@ -490,3 +490,58 @@ fn on_an_attribution_tie_the_direct_cause_is_slashed_not_the_first_did() {
     );
     w.assert_replays();
 }
+
+#[test]
+fn a_finished_saga_submitted_again_reruns_from_its_checkpoints() {
+    let (mut w, sid, alice, _) = team();
+    let yaml = |s2_agent: &str| {
+        format!(
+            "name: rerun\nsession_id: {sid}\nsaga_id: saga:rerun-1\nsteps:\n  - id: s1\n    action_id: reserve\n    agent: did:mesh:alice\n    execute_api: r.run\n    checkpoint_goal: reserved\n  - id: s2\n    action_id: deploy\n    agent: {s2_agent}\n    execute_api: d.run\n"
+        )
+    };
+    let def = crate::saga::parse_saga(&yaml("did:mesh:bob")).unwrap();
+    let Reply::Saga(v) = w.ok(
+        &admin(),
+        Command::SubmitSaga {
+            definition: def.clone(),
+        },
+    ) else {
+        panic!()
+    };
+    let saga = v.saga_id;
+    // A running saga cannot be submitted again.
+    let r = w.apply(&admin(), Command::SubmitSaga { definition: def });
+    assert!(matches!(r, Err(EngineError::Conflict(_))), "{r:?}");
+    succeed(&mut w, &saga, "s1");
+    input(
+        &mut w,
+        &saga,
+        SagaInput::StepFailed {
+            step_id: stid("s2"),
+            attempt: 1,
+            error: "down".into(),
+            class: ErrorClass::Final,
+        },
+    );
+    // s1 has no undo: the rollback escalates (slashing bob, whose step failed) and s1's
+    // checkpoint stays valid. The re-run gives s2 to alice.
+    assert_eq!(state(&w, &saga), SagaState::Escalated);
+    let def = crate::saga::parse_saga(&yaml("did:mesh:alice")).unwrap();
+    let Reply::Saga(v) = w.ok(&admin(), Command::SubmitSaga { definition: def }) else {
+        panic!()
+    };
+    assert_eq!(v.saga_id, saga);
+    assert_eq!(
+        executes(&w),
+        vec![(stid("s2"), 1, alice)],
+        "s1 is skipped"
+    );
+    assert_eq!(
+        w.engine.saga_ids(Some(&sid), None),
+        vec![saga.clone()],
+        "one record per saga id"
+    );
+    succeed(&mut w, &saga, "s2");
+    assert_eq!(state(&w, &saga), SagaState::Completed);
+    w.assert_replays();
+}
