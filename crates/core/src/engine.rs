@@ -22,6 +22,7 @@ pub mod command;
 pub mod err;
 mod governed;
 mod liability_ops;
+mod query;
 pub mod reply;
 mod ring_ops;
 mod saga_ops;
@@ -29,7 +30,6 @@ mod session_ops;
 mod slot;
 mod tick;
 mod trail;
-mod query;
 pub mod view;
 
 #[cfg(test)]
@@ -45,7 +45,6 @@ pub use err::{Denial, DenyCode, EngineError, Result};
 pub use reply::{ActOutcome, Reply};
 pub use slot::SessionSlot;
 
-pub use trail::AuditTrail;
 use crate::event::Event;
 use crate::id::{AgentDid, IdGen, SagaId, SessionId};
 use crate::liability::shapley::AttributionResult;
@@ -60,6 +59,7 @@ use crate::security::kill::{KillLog, SubstitutePool};
 use crate::security::rate_limit::{RateLimiter, RingPolicies};
 use crate::time::Timestamp;
 use crate::vfs::VfsLimits;
+pub use trail::AuditTrail;
 
 /// Tunables of the engine. Defaults follow the reference where it had a number.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,7 +124,12 @@ pub struct Ctx {
 impl Ctx {
     /// A context for one command.
     pub fn new(now: Timestamp, seed: [u8; 16]) -> Self {
-        Ctx { now, ids: IdGen::new(seed), events: Vec::new(), saga_work: Vec::new() }
+        Ctx {
+            now,
+            ids: IdGen::new(seed),
+            events: Vec::new(),
+            saga_work: Vec::new(),
+        }
     }
 
     /// Records an event.
@@ -187,8 +192,8 @@ const MAX_HISTORY: usize = 10_000;
 impl Engine {
     /// A fresh engine.
     pub fn new(config: EngineConfig) -> Result<Self> {
-        let vouches =
-            VouchBook::new(config.vouch.clone()).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let vouches = VouchBook::new(config.vouch.clone())
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(Engine {
             breach: BreachDetector::new(config.breaker),
             limiter: RateLimiter::new(config.rate),
@@ -237,35 +242,78 @@ impl Engine {
     fn dispatch(&mut self, actor: &Actor, cmd: Command, ctx: &mut Ctx) -> Result<Reply> {
         use Command as C;
         match cmd {
-            C::CreateSession { creator, config, isolation } => {
-                self.create_session(actor, creator, config, isolation, ctx)
-            }
-            C::Join { session_id, agent, sigma_raw, actions } => {
-                self.join(actor, &session_id, agent, sigma_raw, actions, ctx)
-            }
+            C::CreateSession {
+                creator,
+                config,
+                isolation,
+            } => self.create_session(actor, creator, config, isolation, ctx),
+            C::Join {
+                session_id,
+                agent,
+                sigma_raw,
+                actions,
+            } => self.join(actor, &session_id, agent, sigma_raw, actions, ctx),
             C::Leave { session_id, agent } => self.leave(actor, &session_id, &agent, ctx),
             C::Activate { session_id } => self.activate(actor, &session_id, ctx),
             C::Terminate { session_id } => self.terminate(actor, &session_id, ctx),
             C::SetTrust { agent, sigma_raw } => self.set_trust(actor, agent, sigma_raw, ctx),
-            C::Act { session_id, agent, request } => {
-                self.act(actor, &session_id, &agent, request, ctx)
-            }
-            C::SetAcl { session_id, path, allowed } => {
-                self.set_acl(actor, &session_id, &path, allowed, ctx)
-            }
-            C::Vouch { session_id, voucher, vouchee, bond_pct, expiry } => {
-                self.vouch(actor, &session_id, &voucher, &vouchee, bond_pct, expiry, ctx)
-            }
+            C::Act {
+                session_id,
+                agent,
+                request,
+            } => self.act(actor, &session_id, &agent, request, ctx),
+            C::SetAcl {
+                session_id,
+                path,
+                allowed,
+            } => self.set_acl(actor, &session_id, &path, allowed, ctx),
+            C::Vouch {
+                session_id,
+                voucher,
+                vouchee,
+                bond_pct,
+                expiry,
+            } => self.vouch(
+                actor,
+                &session_id,
+                &voucher,
+                &vouchee,
+                bond_pct,
+                expiry,
+                ctx,
+            ),
             C::ReleaseVouch { vouch_id } => self.release_vouch(actor, &vouch_id, ctx),
-            C::Slash { session_id, agent, omega, reason } => {
-                self.slash_cmd(actor, &session_id, &agent, omega, &reason, ctx)
-            }
-            C::Quarantine { session_id, agent, reason, details, duration_seconds } => self
-                .quarantine_cmd(actor, &session_id, &agent, reason, &details, duration_seconds, ctx),
+            C::Slash {
+                session_id,
+                agent,
+                omega,
+                reason,
+            } => self.slash_cmd(actor, &session_id, &agent, omega, &reason, ctx),
+            C::Quarantine {
+                session_id,
+                agent,
+                reason,
+                details,
+                duration_seconds,
+            } => self.quarantine_cmd(
+                actor,
+                &session_id,
+                &agent,
+                reason,
+                &details,
+                duration_seconds,
+                ctx,
+            ),
             C::ReleaseQuarantine { session_id, agent } => {
                 self.release_quarantine(actor, &session_id, &agent, ctx)
             }
-            C::RequestElevation { session_id, agent, target, ttl_seconds, reason } => {
+            C::RequestElevation {
+                session_id,
+                agent,
+                target,
+                ttl_seconds,
+                reason,
+            } => {
                 self.request_elevation(actor, &session_id, &agent, target, ttl_seconds, reason, ctx)
             }
             C::ApproveElevation { elevation_id } => {
@@ -275,18 +323,25 @@ impl Engine {
             C::ApproveConsensus { session_id, agent } => {
                 self.approve_consensus(actor, &session_id, &agent, ctx)
             }
-            C::GrantRoot { session_id, agent, witness } => {
-                self.grant_root(actor, &session_id, &agent, &witness, ctx)
-            }
-            C::RegisterChild { session_id, parent, child } => {
-                self.register_child(actor, &session_id, &parent, child, ctx)
-            }
+            C::GrantRoot {
+                session_id,
+                agent,
+                witness,
+            } => self.grant_root(actor, &session_id, &agent, &witness, ctx),
+            C::RegisterChild {
+                session_id,
+                parent,
+                child,
+            } => self.register_child(actor, &session_id, &parent, child, ctx),
             C::ResetBreaker { session_id, agent } => {
                 self.reset_breaker(actor, &session_id, &agent, ctx)
             }
-            C::Kill { session_id, agent, reason, substitute } => {
-                self.kill(actor, &session_id, &agent, reason, substitute, ctx)
-            }
+            C::Kill {
+                session_id,
+                agent,
+                reason,
+                substitute,
+            } => self.kill(actor, &session_id, &agent, reason, substitute, ctx),
             C::RegisterSubstitute { session_id, agent } => {
                 self.register_substitute(actor, &session_id, agent, ctx)
             }
@@ -315,11 +370,15 @@ impl Engine {
     }
 
     pub(crate) fn slot(&self, id: &SessionId) -> Result<&SessionSlot> {
-        self.sessions.get(id).ok_or_else(|| EngineError::not_found("session", id))
+        self.sessions
+            .get(id)
+            .ok_or_else(|| EngineError::not_found("session", id))
     }
 
     pub(crate) fn slot_mut(&mut self, id: &SessionId) -> Result<&mut SessionSlot> {
-        self.sessions.get_mut(id).ok_or_else(|| EngineError::not_found("session", id))
+        self.sessions
+            .get_mut(id)
+            .ok_or_else(|| EngineError::not_found("session", id))
     }
 
     /// Only the admin (or the system) may do this.
@@ -336,9 +395,9 @@ impl Engine {
         match actor {
             Actor::Admin | Actor::System => Ok(()),
             Actor::Agent(a) if a == agent => Ok(()),
-            Actor::Agent(a) => {
-                Err(EngineError::Forbidden(format!("agent `{a}` may not act as `{agent}`")))
-            }
+            Actor::Agent(a) => Err(EngineError::Forbidden(format!(
+                "agent `{a}` may not act as `{agent}`"
+            ))),
         }
     }
 

@@ -92,7 +92,10 @@ pub struct Denial {
 impl Denial {
     /// A denial with the given code and reason.
     pub fn new(code: DenyCode, reason: impl Into<String>) -> Self {
-        Denial { code, reason: reason.into() }
+        Denial {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -145,7 +148,10 @@ impl EngineError {
 
     /// Shorthand for a not-found error.
     pub fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
-        EngineError::NotFound { kind, id: id.to_string() }
+        EngineError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 
     /// Shorthand for a denial.

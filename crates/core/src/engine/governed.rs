@@ -46,7 +46,13 @@ pub(crate) struct Gate {
 impl Engine {
     /// Runs the governance checks for `agent` doing `c` in `session_id`. On denial the decision is
     /// audited, an event emitted and the denial returned.
-    pub(crate) fn govern(&mut self, session_id: &SessionId, agent: &AgentDid, c: &Classified, ctx: &mut Ctx) -> Result<Gate> {
+    pub(crate) fn govern(
+        &mut self,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        c: &Classified,
+        ctx: &mut Ctx,
+    ) -> Result<Gate> {
         let now = ctx.now;
         let slot = self.slot(session_id)?;
         if slot.session.is_expired(now) && slot.session.state() == SessionState::Active {
@@ -54,10 +60,25 @@ impl Engine {
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::SessionExpired, reason));
         }
         if slot.session.state() != SessionState::Active {
-            let reason = format!("session `{session_id}` is {}; actions need an active session", slot.session.state());
-            return Err(self.deny(ctx, session_id, agent, c, DenyCode::SessionNotActive, reason));
+            let reason = format!(
+                "session `{session_id}` is {}; actions need an active session",
+                slot.session.state()
+            );
+            return Err(self.deny(
+                ctx,
+                session_id,
+                agent,
+                c,
+                DenyCode::SessionNotActive,
+                reason,
+            ));
         }
-        let participant = slot.session.participants().get(agent).filter(|p| p.is_active).cloned();
+        let participant = slot
+            .session
+            .participants()
+            .get(agent)
+            .filter(|p| p.is_active)
+            .cloned();
         let Some(p) = participant else {
             let reason = if slot.killed.contains(agent) {
                 format!("agent `{agent}` was killed in this session")
@@ -72,10 +93,14 @@ impl Engine {
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::Quarantined, reason));
         }
         if self.breach.is_tripped(agent, session_id, now) {
-            let reason = format!("breach breaker tripped for agent `{agent}`; an admin must reset it");
+            let reason =
+                format!("breach breaker tripped for agent `{agent}`; an admin must reset it");
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::BreakerTripped, reason));
         }
-        let elevated = self.elevations.active(agent, session_id, now).map(|e| e.elevated_ring);
+        let elevated = self
+            .elevations
+            .active(agent, session_id, now)
+            .map(|e| e.elevated_ring);
         let ring = match elevated {
             Some(r) if r.at_least(p.ring) => r,
             _ => p.ring,
@@ -85,7 +110,10 @@ impl Engine {
             Err(RateLimitError::Limited(l)) => {
                 let reason = format!(
                     "agent `{agent}` exceeded the rate limit of {} ({}/s, burst {}); retry in {} ms",
-                    ring, l.limit.rate_per_sec(), l.limit.burst(), l.retry_after.as_millis()
+                    ring,
+                    l.limit.rate_per_sec(),
+                    l.limit.burst(),
+                    l.retry_after.as_millis()
                 );
                 self.record_denial(ctx, session_id, agent, c, "rate_limited", &reason);
                 ctx.emit(
@@ -94,12 +122,22 @@ impl Engine {
                         .agent(agent)
                         .payload(json!({ "ring": ring.number(), "retry_after_ms": l.retry_after.as_millis() as u64, "kind": c.kind })),
                 );
-                *self.counters.denied.entry("rate_limited".into()).or_insert(0) += 1;
-                return Err(EngineError::RateLimited { retry_after: l.retry_after, reason });
+                *self
+                    .counters
+                    .denied
+                    .entry("rate_limited".into())
+                    .or_insert(0) += 1;
+                return Err(EngineError::RateLimited {
+                    retry_after: l.retry_after,
+                    reason,
+                });
             }
             Err(e) => return Err(EngineError::Invalid(e.to_string())),
         }
-        if let Some(ev) = self.breach.record_call(agent, session_id, ring, c.required, now) {
+        if let Some(ev) = self
+            .breach
+            .record_call(agent, session_id, ring, c.required, now)
+        {
             ctx.emit(
                 Event::new(EventType::RingBreachDetected, now)
                     .session(session_id)
@@ -114,8 +152,19 @@ impl Engine {
                         .payload(json!({ "severity": ev.severity, "details": ev.details })),
                 );
                 let details = format!("breach breaker tripped: {}", ev.details);
-                self.quarantine_agent(ctx, session_id, agent, QuarantineReason::RingBreach, &details, None, Score::clamped(ev.anomaly_score.get()));
-                let reason = format!("ring breach detected ({}): agent `{agent}` quarantined", ev.details);
+                self.quarantine_agent(
+                    ctx,
+                    session_id,
+                    agent,
+                    QuarantineReason::RingBreach,
+                    &details,
+                    None,
+                    Score::clamped(ev.anomaly_score.get()),
+                );
+                let reason = format!(
+                    "ring breach detected ({}): agent `{agent}` quarantined",
+                    ev.details
+                );
                 return Err(self.deny(ctx, session_id, agent, c, DenyCode::BreakerTripped, reason));
             }
         }
@@ -129,7 +178,13 @@ impl Engine {
         } else {
             (p.sigma_eff, grants.consensus)
         };
-        let check = enforcer::check(ring, c.required, sigma, consensus, grants.root_witness.is_some());
+        let check = enforcer::check(
+            ring,
+            c.required,
+            sigma,
+            consensus,
+            grants.root_witness.is_some(),
+        );
         if !check.allowed {
             let code = if check.requires_witness {
                 DenyCode::WitnessRequired
@@ -146,7 +201,15 @@ impl Engine {
     }
 
     /// Records a denial (audit entry, event, counter) and returns it as an error.
-    pub(crate) fn deny(&mut self, ctx: &mut Ctx, session_id: &SessionId, agent: &AgentDid, c: &Classified, code: DenyCode, reason: String) -> EngineError {
+    pub(crate) fn deny(
+        &mut self,
+        ctx: &mut Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        c: &Classified,
+        code: DenyCode,
+        reason: String,
+    ) -> EngineError {
         self.record_denial(ctx, session_id, agent, c, code.as_str(), &reason);
         self.count_denial(code);
         ctx.emit(
@@ -158,22 +221,53 @@ impl Engine {
         EngineError::denied(code, reason)
     }
 
-    fn record_denial(&mut self, ctx: &Ctx, session_id: &SessionId, agent: &AgentDid, c: &Classified, code: &str, reason: &str) {
+    fn record_denial(
+        &mut self,
+        ctx: &Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        c: &Classified,
+        code: &str,
+        reason: &str,
+    ) {
         let mut detail = c.detail.clone();
         if let Some(m) = detail.as_object_mut() {
             m.insert("code".into(), json!(code));
         }
-        self.audit_session(ctx, session_id, Some(agent), c.kind, Decision::Denied, reason, detail);
+        self.audit_session(
+            ctx,
+            session_id,
+            Some(agent),
+            c.kind,
+            Decision::Denied,
+            reason,
+            detail,
+        );
     }
 
     /// Records an allowed, executed action.
-    pub(crate) fn record_allowed(&mut self, ctx: &Ctx, session_id: &SessionId, agent: &AgentDid, c: &Classified, outcome: serde_json::Value) {
+    pub(crate) fn record_allowed(
+        &mut self,
+        ctx: &Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        c: &Classified,
+        outcome: serde_json::Value,
+    ) {
         self.counters.allowed += 1;
         let mut detail = c.detail.clone();
         if let Some(m) = detail.as_object_mut() {
             m.insert("outcome".into(), outcome);
         }
-        self.audit_session(ctx, session_id, Some(agent), c.kind, Decision::Allowed, "allowed", detail);
+        self.audit_session(
+            ctx,
+            session_id,
+            Some(agent),
+            c.kind,
+            Decision::Allowed,
+            "allowed",
+            detail,
+        );
     }
 
     /// Quarantines `agent` (or escalates its quarantine) and records it in the ledger.
@@ -191,9 +285,27 @@ impl Engine {
         let now = ctx.now;
         let rec = self
             .quarantine
-            .quarantine(&mut ctx.ids, agent, session_id, reason, details, duration, Default::default(), now)
+            .quarantine(
+                &mut ctx.ids,
+                agent,
+                session_id,
+                reason,
+                details,
+                duration,
+                Default::default(),
+                now,
+            )
             .ok()?;
-        let _ = self.ledger.record(&mut ctx.ids, agent, LedgerEntryType::QuarantineEntered, session_id, severity, details, None, now);
+        let _ = self.ledger.record(
+            &mut ctx.ids,
+            agent,
+            LedgerEntryType::QuarantineEntered,
+            session_id,
+            severity,
+            details,
+            None,
+            now,
+        );
         self.audit_session(ctx, session_id, Some(agent), "liability.quarantine", Decision::Allowed, details, json!({ "reason": reason, "quarantine_id": rec.quarantine_id, "expires_at": rec.expires_at }));
         ctx.emit(
             Event::new(EventType::LiabilityQuarantineEntered, now)

@@ -8,7 +8,9 @@ impl Engine {
     /// Whether the saga exists and has finished (unknown sagas count as finished: nothing to
     /// wait for).
     pub fn saga_is_finished(&self, saga_id: &SagaId) -> bool {
-        self.sagas.get(saga_id).is_none_or(crate::saga::Saga::is_finished)
+        self.sagas
+            .get(saga_id)
+            .is_none_or(crate::saga::Saga::is_finished)
     }
 
     /// `Some(true)` once a queued lock request was granted, `Some(false)` while it waits, `None`
@@ -25,7 +27,9 @@ impl Engine {
     /// The action id of a saga step (for the step-call body).
     pub fn step_action(&self, saga_id: &SagaId, step_id: &crate::id::StepId) -> Option<String> {
         let saga = self.sagas.get(saga_id)?;
-        saga.definition().step(step_id).map(|d| d.action_id.to_string())
+        saga.definition()
+            .step(step_id)
+            .map(|d| d.action_id.to_string())
     }
 }
 
@@ -53,6 +57,10 @@ impl Engine {
 
     /// Ids of sagas that have not finished, in creation order.
     pub fn unfinished_sagas(&self) -> Vec<SagaId> {
-        self.saga_order.iter().filter(|id| self.sagas.get(*id).is_some_and(|s| !s.is_finished())).cloned().collect()
+        self.saga_order
+            .iter()
+            .filter(|id| self.sagas.get(*id).is_some_and(|s| !s.is_finished()))
+            .cloned()
+            .collect()
     }
 }

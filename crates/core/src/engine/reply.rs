@@ -12,8 +12,8 @@ use crate::ring::Ring;
 use crate::ring::elevation::Elevation;
 use crate::score::Score;
 use crate::security::kill::KillRecord;
-use crate::vfs::FileInfo;
 use crate::vfs::EditOp;
+use crate::vfs::FileInfo;
 
 /// The outcome of a command.
 #[derive(Clone, Debug, Serialize)]

@@ -16,7 +16,8 @@ use crate::liability::shapley::{AttributionInput, StepFact, attribute};
 use crate::liability::{ActionClass, LedgerEntryType};
 use crate::ring::Ring;
 use crate::saga::{
-    ErrorClass, Saga, SagaCommand, SagaDefinition, SagaError, SagaEventKind, SagaInput, SagaMode, SagaState, StepDefinition, StepState, StopCause,
+    ErrorClass, Saga, SagaCommand, SagaDefinition, SagaError, SagaEventKind, SagaInput, SagaMode,
+    SagaState, StepDefinition, StepState, StopCause,
 };
 use crate::score::Score;
 use crate::session::SessionState;
@@ -25,7 +26,10 @@ use crate::session::SessionState;
 pub(crate) fn saga_err(e: SagaError) -> EngineError {
     match e {
         SagaError::Definition(_) | SagaError::NoSteps => EngineError::Invalid(e.to_string()),
-        SagaError::UnknownStep { .. } => EngineError::NotFound { kind: "step", id: e.to_string() },
+        SagaError::UnknownStep { .. } => EngineError::NotFound {
+            kind: "step",
+            id: e.to_string(),
+        },
         _ => EngineError::Conflict(e.to_string()),
     }
 }
@@ -36,10 +40,17 @@ impl Engine {
             Actor::Admin | Actor::System => Ok(()),
             Actor::Agent(a) => {
                 let slot = self.slot(session_id)?;
-                if slot.session.participants().get(a).is_some_and(|p| p.is_active) {
+                if slot
+                    .session
+                    .participants()
+                    .get(a)
+                    .is_some_and(|p| p.is_active)
+                {
                     Ok(())
                 } else {
-                    Err(EngineError::Forbidden(format!("agent `{a}` is not a member of session `{session_id}`")))
+                    Err(EngineError::Forbidden(format!(
+                        "agent `{a}` is not a member of session `{session_id}`"
+                    )))
                 }
             }
         }
@@ -49,7 +60,9 @@ impl Engine {
         let st = self.slot(session_id)?.session.state();
         match st {
             SessionState::Created | SessionState::Handshaking | SessionState::Active => Ok(()),
-            _ => Err(EngineError::Conflict(format!("session `{session_id}` is {st}; sagas can no longer be created in it"))),
+            _ => Err(EngineError::Conflict(format!(
+                "session `{session_id}` is {st}; sagas can no longer be created in it"
+            ))),
         }
     }
 
@@ -57,7 +70,9 @@ impl Engine {
         let id = saga.saga_id().clone();
         match self.sagas.get(&id) {
             Some(old) if !old.is_finished() => {
-                return Err(EngineError::Conflict(format!("saga `{id}` already exists and is still running")));
+                return Err(EngineError::Conflict(format!(
+                    "saga `{id}` already exists and is still running"
+                )));
             }
             // A finished saga submitted again under the same id is a re-run: it replaces the
             // old record, and the checkpoints the old run left decide which steps are skipped.
@@ -73,9 +88,15 @@ impl Engine {
             None => {}
         }
         if self.sagas.len() >= self.config.max_sagas {
-            let victim = self.saga_order.iter().position(|s| self.sagas.get(s).is_some_and(Saga::is_finished));
+            let victim = self
+                .saga_order
+                .iter()
+                .position(|s| self.sagas.get(s).is_some_and(Saga::is_finished));
             let Some(i) = victim else {
-                return Err(EngineError::Conflict(format!("saga limit reached ({})", self.config.max_sagas)));
+                return Err(EngineError::Conflict(format!(
+                    "saga limit reached ({})",
+                    self.config.max_sagas
+                )));
             };
             if let Some(old) = self.saga_order.remove(i) {
                 self.sagas.remove(&old);
@@ -91,78 +112,165 @@ impl Engine {
         if let Some(slot) = self.sessions.get_mut(&session_id) {
             slot.sagas.push(id.clone());
         }
-        self.audit_session(ctx, &session_id, None, "saga.create", Decision::Allowed, "saga created", json!({ "saga_id": id }));
-        ctx.emit(Event::new(EventType::SagaCreated, ctx.now).session(&session_id).payload(json!({ "saga_id": id })));
+        self.audit_session(
+            ctx,
+            &session_id,
+            None,
+            "saga.create",
+            Decision::Allowed,
+            "saga created",
+            json!({ "saga_id": id }),
+        );
+        ctx.emit(
+            Event::new(EventType::SagaCreated, ctx.now)
+                .session(&session_id)
+                .payload(json!({ "saga_id": id })),
+        );
         Ok(id)
     }
 
-    pub(crate) fn create_saga(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn create_saga(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         self.require_member_or_admin(actor, session_id)?;
         self.require_open_session(session_id)?;
         let id = ctx.ids.saga();
-        let saga = Saga::new(id, SagaDefinition::new("step-by-step", session_id.clone()), SagaMode::StepByStep, ctx.now).map_err(saga_err)?;
+        let saga = Saga::new(
+            id,
+            SagaDefinition::new("step-by-step", session_id.clone()),
+            SagaMode::StepByStep,
+            ctx.now,
+        )
+        .map_err(saga_err)?;
         let id = self.insert_saga(saga, ctx)?;
         self.feed(&id, SagaInput::Start { skip: Vec::new() }, ctx)?;
         Ok(Reply::Saga(self.saga_view(&id)?))
     }
 
-    pub(crate) fn submit_saga(&mut self, actor: &Actor, definition: SagaDefinition, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn submit_saga(
+        &mut self,
+        actor: &Actor,
+        definition: SagaDefinition,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         let session_id = definition.session_id.clone();
         self.require_member_or_admin(actor, &session_id)?;
         if let Actor::Agent(a) = actor
-            && let Some(s) = definition.steps.iter().find(|s| &s.agent != a) {
-                return Err(EngineError::Forbidden(format!(
-                    "agent `{a}` may only submit sagas whose steps it runs itself; step `{}` runs as `{}`",
-                    s.step_id, s.agent
-                )));
-            }
+            && let Some(s) = definition.steps.iter().find(|s| &s.agent != a)
+        {
+            return Err(EngineError::Forbidden(format!(
+                "agent `{a}` may only submit sagas whose steps it runs itself; step `{}` runs as `{}`",
+                s.step_id, s.agent
+            )));
+        }
         let st = self.slot(&session_id)?.session.state();
         if st != SessionState::Active {
-            return Err(EngineError::Conflict(format!("session `{session_id}` is {st}; a saga needs an active session")));
+            return Err(EngineError::Conflict(format!(
+                "session `{session_id}` is {st}; a saga needs an active session"
+            )));
         }
-        let saga = Saga::from_definition(definition, SagaMode::Defined, &mut ctx.ids, ctx.now).map_err(saga_err)?;
-        let plan = self.checkpoints.replay_plan(saga.saga_id(), saga.definition());
+        let saga = Saga::from_definition(definition, SagaMode::Defined, &mut ctx.ids, ctx.now)
+            .map_err(saga_err)?;
+        let plan = self
+            .checkpoints
+            .replay_plan(saga.saga_id(), saga.definition());
         let id = self.insert_saga(saga, ctx)?;
         self.feed(&id, plan.start_input(), ctx)?;
         Ok(Reply::Saga(self.saga_view(&id)?))
     }
 
-    pub(crate) fn add_step(&mut self, actor: &Actor, saga_id: &SagaId, step: StepDefinition, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn add_step(
+        &mut self,
+        actor: &Actor,
+        saga_id: &SagaId,
+        step: StepDefinition,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_self_or_admin(actor, &step.agent)?;
-        let saga = self.sagas.get(saga_id).ok_or_else(|| EngineError::not_found("saga", saga_id))?;
+        let saga = self
+            .sagas
+            .get(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?;
         if saga.mode() != SagaMode::StepByStep {
-            return Err(EngineError::Conflict(format!("saga `{saga_id}` runs from its definition; steps cannot be added")));
+            return Err(EngineError::Conflict(format!(
+                "saga `{saga_id}` runs from its definition; steps cannot be added"
+            )));
         }
         if saga.is_finished() || saga.state() != SagaState::Running {
-            return Err(EngineError::Conflict(format!("saga `{saga_id}` is {}; steps can no longer be added", state_name(saga.state()))));
+            return Err(EngineError::Conflict(format!(
+                "saga `{saga_id}` is {}; steps can no longer be added",
+                state_name(saga.state())
+            )));
         }
         let session_id = saga.session_id().clone();
         if let Some(p) = step.problems("step").into_iter().next() {
             return Err(EngineError::Invalid(p.to_string()));
         }
-        let held = self.held_steps.get(saga_id).map(Vec::as_slice).unwrap_or(&[]);
+        let held = self
+            .held_steps
+            .get(saga_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         if saga.step(&step.step_id).is_some() || held.iter().any(|s| s.step_id == step.step_id) {
-            return Err(EngineError::Conflict(format!("step `{}` already exists in saga `{saga_id}`", step.step_id)));
+            return Err(EngineError::Conflict(format!(
+                "step `{}` already exists in saga `{saga_id}`",
+                step.step_id
+            )));
         }
         if held.len() + saga.steps().len() >= crate::saga::MAX_STEPS {
-            return Err(EngineError::Conflict(format!("saga `{saga_id}` has the maximum number of steps")));
+            return Err(EngineError::Conflict(format!(
+                "saga `{saga_id}` has the maximum number of steps"
+            )));
         }
         self.require_open_session(&session_id)?;
-        self.audit_session(ctx, &session_id, Some(&step.agent), "saga.add_step", Decision::Allowed, "step added", json!({ "saga_id": saga_id, "step_id": step.step_id, "action_id": step.action_id }));
-        self.held_steps.entry(saga_id.clone()).or_default().push(step);
+        self.audit_session(
+            ctx,
+            &session_id,
+            Some(&step.agent),
+            "saga.add_step",
+            Decision::Allowed,
+            "step added",
+            json!({ "saga_id": saga_id, "step_id": step.step_id, "action_id": step.action_id }),
+        );
+        self.held_steps
+            .entry(saga_id.clone())
+            .or_default()
+            .push(step);
         Ok(Reply::Saga(self.saga_view(saga_id)?))
     }
 
-    pub(crate) fn execute_step(&mut self, actor: &Actor, saga_id: &SagaId, step_id: &StepId, ctx: &mut Ctx) -> Result<Reply> {
-        let saga = self.sagas.get(saga_id).ok_or_else(|| EngineError::not_found("saga", saga_id))?;
-        let held = self.held_steps.get(saga_id).and_then(|v| v.iter().position(|s| &s.step_id == step_id));
+    pub(crate) fn execute_step(
+        &mut self,
+        actor: &Actor,
+        saga_id: &SagaId,
+        step_id: &StepId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
+        let saga = self
+            .sagas
+            .get(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?;
+        let held = self
+            .held_steps
+            .get(saga_id)
+            .and_then(|v| v.iter().position(|s| &s.step_id == step_id));
         let Some(i) = held else {
             return match saga.step(step_id) {
-                Some(s) => Err(EngineError::Conflict(format!("step `{step_id}` was already executed (it is {})", step_name(s.state())))),
+                Some(s) => Err(EngineError::Conflict(format!(
+                    "step `{step_id}` was already executed (it is {})",
+                    step_name(s.state())
+                ))),
                 None => Err(EngineError::not_found("step", step_id)),
             };
         };
-        let agent = self.held_steps.get(saga_id).and_then(|v| v.get(i)).map(|s| s.agent.clone());
+        let agent = self
+            .held_steps
+            .get(saga_id)
+            .and_then(|v| v.get(i))
+            .map(|s| s.agent.clone());
         if let Some(a) = &agent {
             Self::require_self_or_admin(actor, a)?;
         }
@@ -173,25 +281,53 @@ impl Engine {
         Ok(Reply::Saga(self.saga_view(saga_id)?))
     }
 
-    pub(crate) fn complete_saga(&mut self, actor: &Actor, saga_id: &SagaId, ctx: &mut Ctx) -> Result<Reply> {
-        let session = self.sagas.get(saga_id).ok_or_else(|| EngineError::not_found("saga", saga_id))?.session_id().clone();
+    pub(crate) fn complete_saga(
+        &mut self,
+        actor: &Actor,
+        saga_id: &SagaId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
+        let session = self
+            .sagas
+            .get(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?
+            .session_id()
+            .clone();
         self.require_member_or_admin(actor, &session)?;
         if self.held_steps.get(saga_id).is_some_and(|v| !v.is_empty()) {
-            return Err(EngineError::Conflict(format!("saga `{saga_id}` has steps that were added but never executed")));
+            return Err(EngineError::Conflict(format!(
+                "saga `{saga_id}` has steps that were added but never executed"
+            )));
         }
         self.feed(saga_id, SagaInput::CompleteRequested, ctx)?;
         Ok(Reply::Saga(self.saga_view(saga_id)?))
     }
 
-    pub(crate) fn compensate_saga(&mut self, actor: &Actor, saga_id: &SagaId, ctx: &mut Ctx) -> Result<Reply> {
-        let session = self.sagas.get(saga_id).ok_or_else(|| EngineError::not_found("saga", saga_id))?.session_id().clone();
+    pub(crate) fn compensate_saga(
+        &mut self,
+        actor: &Actor,
+        saga_id: &SagaId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
+        let session = self
+            .sagas
+            .get(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?
+            .session_id()
+            .clone();
         self.require_member_or_admin(actor, &session)?;
         self.held_steps.remove(saga_id);
         self.feed(saga_id, SagaInput::CompensateRequested, ctx)?;
         Ok(Reply::Saga(self.saga_view(saga_id)?))
     }
 
-    pub(crate) fn saga_input(&mut self, actor: &Actor, saga_id: &SagaId, input: SagaInput, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn saga_input(
+        &mut self,
+        actor: &Actor,
+        saga_id: &SagaId,
+        input: SagaInput,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_admin(actor, "report saga step outcomes")?;
         self.feed(saga_id, input, ctx)?;
         Ok(Reply::Saga(self.saga_view(saga_id)?))
@@ -199,7 +335,11 @@ impl Engine {
 
     /// Rolls back every unfinished saga of a session (termination, expiry).
     pub(crate) fn stop_session_sagas(&mut self, session_id: &SessionId, ctx: &mut Ctx) {
-        let ids: Vec<SagaId> = self.sessions.get(session_id).map(|s| s.sagas.clone()).unwrap_or_default();
+        let ids: Vec<SagaId> = self
+            .sessions
+            .get(session_id)
+            .map(|s| s.sagas.clone())
+            .unwrap_or_default();
         for id in ids {
             self.held_steps.remove(&id);
             if self.sagas.get(&id).is_some_and(|s| !s.is_finished()) {
@@ -209,19 +349,33 @@ impl Engine {
     }
 
     /// Hands a killed agent's unstarted steps to a substitute (`Some`) or rolls the saga back.
-    pub(crate) fn reassign_or_compensate(&mut self, saga_id: &SagaId, step_id: &StepId, to: Option<&AgentDid>, ctx: &mut Ctx) {
+    pub(crate) fn reassign_or_compensate(
+        &mut self,
+        saga_id: &SagaId,
+        step_id: &StepId,
+        to: Option<&AgentDid>,
+        ctx: &mut Ctx,
+    ) {
         if let Some(held) = self.held_steps.get_mut(saga_id)
-            && let Some(s) = held.iter_mut().find(|s| &s.step_id == step_id) {
-                match to {
-                    Some(a) => s.agent = a.clone(),
-                    None => {
-                        held.retain(|s| &s.step_id != step_id);
-                    }
+            && let Some(s) = held.iter_mut().find(|s| &s.step_id == step_id)
+        {
+            match to {
+                Some(a) => s.agent = a.clone(),
+                None => {
+                    held.retain(|s| &s.step_id != step_id);
                 }
-                return;
             }
+            return;
+        }
         let r = match to {
-            Some(a) => self.feed(saga_id, SagaInput::StepReassigned { step_id: step_id.clone(), to_agent: a.clone() }, ctx),
+            Some(a) => self.feed(
+                saga_id,
+                SagaInput::StepReassigned {
+                    step_id: step_id.clone(),
+                    to_agent: a.clone(),
+                },
+                ctx,
+            ),
             None => Err(EngineError::Conflict(String::new())),
         };
         if r.is_err() {
@@ -233,62 +387,129 @@ impl Engine {
     /// step execution as its agent. Steps denied by governance fail for good (rate limits are
     /// retryable) without any outside call.
     pub(crate) fn feed(&mut self, saga_id: &SagaId, input: SagaInput, ctx: &mut Ctx) -> Result<()> {
-        let saga = self.sagas.get_mut(saga_id).ok_or_else(|| EngineError::not_found("saga", saga_id))?;
+        let saga = self
+            .sagas
+            .get_mut(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?;
         let cmds = saga.handle(input, ctx.now).map_err(saga_err)?;
         let mut queue: VecDeque<SagaCommand> = cmds.into();
         while let Some(cmd) = queue.pop_front() {
             let follow = self.saga_command(saga_id, cmd, ctx);
             if let Some(input) = follow
                 && let Some(saga) = self.sagas.get_mut(saga_id)
-                    && let Ok(more) = saga.handle(input, ctx.now) {
-                        queue.extend(more);
-                    }
+                && let Ok(more) = saga.handle(input, ctx.now)
+            {
+                queue.extend(more);
+            }
         }
         Ok(())
     }
 
     /// Carries out one saga command; returns an input to feed back, if any.
-    fn saga_command(&mut self, saga_id: &SagaId, cmd: SagaCommand, ctx: &mut Ctx) -> Option<SagaInput> {
+    fn saga_command(
+        &mut self,
+        saga_id: &SagaId,
+        cmd: SagaCommand,
+        ctx: &mut Ctx,
+    ) -> Option<SagaInput> {
         let session_id = self.sagas.get(saga_id)?.session_id().clone();
         match cmd {
-            SagaCommand::ExecuteStep { ref step_id, attempt, ref agent, .. } => {
+            SagaCommand::ExecuteStep {
+                ref step_id,
+                attempt,
+                ref agent,
+                ..
+            } => {
                 let c = self.classify_step(&session_id, saga_id, step_id);
                 match self.govern(&session_id, agent, &c, ctx) {
                     Ok(_) => {
-                        self.record_allowed(ctx, &session_id, agent, &c, json!({ "attempt": attempt }));
+                        self.record_allowed(
+                            ctx,
+                            &session_id,
+                            agent,
+                            &c,
+                            json!({ "attempt": attempt }),
+                        );
                         ctx.saga_work.push((saga_id.clone(), cmd));
                         None
                     }
-                    Err(EngineError::RateLimited { reason, .. }) => {
-                        Some(SagaInput::StepFailed { step_id: step_id.clone(), attempt, error: reason, class: ErrorClass::Retryable })
-                    }
-                    Err(e) => Some(SagaInput::StepFailed { step_id: step_id.clone(), attempt, error: format!("denied by governance: {e}"), class: ErrorClass::Final }),
+                    Err(EngineError::RateLimited { reason, .. }) => Some(SagaInput::StepFailed {
+                        step_id: step_id.clone(),
+                        attempt,
+                        error: reason,
+                        class: ErrorClass::Retryable,
+                    }),
+                    Err(e) => Some(SagaInput::StepFailed {
+                        step_id: step_id.clone(),
+                        attempt,
+                        error: format!("denied by governance: {e}"),
+                        class: ErrorClass::Final,
+                    }),
                 }
             }
-            SagaCommand::CompensateStep { .. } | SagaCommand::ScheduleRetry { .. } | SagaCommand::ScheduleSagaTimeout { .. } => {
+            SagaCommand::CompensateStep { .. }
+            | SagaCommand::ScheduleRetry { .. }
+            | SagaCommand::ScheduleSagaTimeout { .. } => {
                 ctx.saga_work.push((saga_id.clone(), cmd));
                 None
             }
             SagaCommand::SaveCheckpoint { step_id, goal } => {
-                let snapshot = self.sagas.get(saga_id).and_then(|s| s.step(&step_id)).and_then(|s| s.output().cloned());
-                match self.checkpoints.save(saga_id, &step_id, &goal, snapshot, ctx.now, &mut ctx.ids) {
+                let snapshot = self
+                    .sagas
+                    .get(saga_id)
+                    .and_then(|s| s.step(&step_id))
+                    .and_then(|s| s.output().cloned());
+                match self.checkpoints.save(
+                    saga_id,
+                    &step_id,
+                    &goal,
+                    snapshot,
+                    ctx.now,
+                    &mut ctx.ids,
+                ) {
                     Ok(_) => {
-                        ctx.emit(Event::new(EventType::SagaCheckpointSaved, ctx.now).session(&session_id).payload(json!({ "saga_id": saga_id, "step_id": step_id, "goal": goal })));
+                        ctx.emit(
+                            Event::new(EventType::SagaCheckpointSaved, ctx.now)
+                                .session(&session_id)
+                                .payload(
+                                    json!({ "saga_id": saga_id, "step_id": step_id, "goal": goal }),
+                                ),
+                        );
                         Some(SagaInput::StepCheckpointed { step_id })
                     }
                     Err(_) => None,
                 }
             }
-            SagaCommand::Escalate { agents, reason, failed_compensations } => {
-                self.escalate(saga_id, &session_id, &agents, &reason, &failed_compensations, ctx);
+            SagaCommand::Escalate {
+                agents,
+                reason,
+                failed_compensations,
+            } => {
+                self.escalate(
+                    saga_id,
+                    &session_id,
+                    &agents,
+                    &reason,
+                    &failed_compensations,
+                    ctx,
+                );
                 None
             }
             SagaCommand::Finished { state } => {
-                self.audit_session(ctx, &session_id, None, "saga.finished", Decision::Allowed, state_name(state), json!({ "saga_id": saga_id, "state": state }));
+                self.audit_session(
+                    ctx,
+                    &session_id,
+                    None,
+                    "saga.finished",
+                    Decision::Allowed,
+                    state_name(state),
+                    json!({ "saga_id": saga_id, "state": state }),
+                );
                 if state == SagaState::Completed {
                     self.checkpoints.remove_saga(saga_id);
                 }
-                ctx.saga_work.push((saga_id.clone(), SagaCommand::Finished { state }));
+                ctx.saga_work
+                    .push((saga_id.clone(), SagaCommand::Finished { state }));
                 None
             }
             SagaCommand::Emit(kind) => {
@@ -298,9 +519,23 @@ impl Engine {
         }
     }
 
-    fn classify_step(&mut self, session_id: &SessionId, saga_id: &SagaId, step_id: &StepId) -> Classified {
-        let action = self.sagas.get(saga_id).and_then(|s| s.definition().step(step_id)).map(|d| d.action_id.clone());
-        let desc = action.as_ref().and_then(|a| self.sessions.get(session_id).and_then(|s| s.registry.get(a)).map(|e| e.descriptor()));
+    fn classify_step(
+        &mut self,
+        session_id: &SessionId,
+        saga_id: &SagaId,
+        step_id: &StepId,
+    ) -> Classified {
+        let action = self
+            .sagas
+            .get(saga_id)
+            .and_then(|s| s.definition().step(step_id))
+            .map(|d| d.action_id.clone());
+        let desc = action.as_ref().and_then(|a| {
+            self.sessions
+                .get(session_id)
+                .and_then(|s| s.registry.get(a))
+                .map(|e| e.descriptor())
+        });
         // A registered action requires its own ring; an unregistered step is a compensable
         // (reversible) action and requires ring 2.
         let required = match &desc {
@@ -316,7 +551,13 @@ impl Engine {
         }
     }
 
-    fn emit_saga_event(&mut self, saga_id: &SagaId, session_id: &SessionId, kind: SagaEventKind, ctx: &mut Ctx) {
+    fn emit_saga_event(
+        &mut self,
+        saga_id: &SagaId,
+        session_id: &SessionId,
+        kind: SagaEventKind,
+        ctx: &mut Ctx,
+    ) {
         use SagaEventKind as K;
         let (t, agent) = match &kind {
             K::Started | K::StepAdded { .. } => (EventType::SagaCreated, None),
@@ -327,7 +568,9 @@ impl Engine {
             K::FanoutStarted { .. } => (EventType::SagaFanoutStarted, None),
             K::FanoutResolved { .. } => (EventType::SagaFanoutResolved, None),
             K::TimedOut => (EventType::SagaFailed, None),
-            K::Compensating { .. } | K::CompensationStarted { .. } => (EventType::SagaCompensating, None),
+            K::Compensating { .. } | K::CompensationStarted { .. } => {
+                (EventType::SagaCompensating, None)
+            }
             K::StepCompensated { .. } => (EventType::SagaStepCompensated, None),
             K::CompensationFailed { .. } => (EventType::SagaStepFailed, None),
             K::CheckpointSaved { .. } => (EventType::SagaCheckpointSaved, None),
@@ -352,15 +595,30 @@ impl Engine {
 
     /// Escalation made real: Shapley attribution over the saga's agents, then the most liable
     /// agent is slashed together with its vouchers, and every agent's share enters the ledger.
-    fn escalate(&mut self, saga_id: &SagaId, session_id: &SessionId, agents: &[AgentDid], reason: &str, failed_compensations: &[StepId], ctx: &mut Ctx) {
+    fn escalate(
+        &mut self,
+        saga_id: &SagaId,
+        session_id: &SessionId,
+        agents: &[AgentDid],
+        reason: &str,
+        failed_compensations: &[StepId],
+        ctx: &mut Ctx,
+    ) {
         let now = ctx.now;
-        let Some(saga) = self.sagas.get(saga_id) else { return };
+        let Some(saga) = self.sagas.get(saga_id) else {
+            return;
+        };
         let registry = self.sessions.get(session_id).map(|s| &s.registry);
         let mut facts = Vec::new();
         let mut prev: Option<StepId> = None;
         for s in saga.steps() {
-            let Some(d) = saga.definition().step(s.step_id()) else { continue };
-            let failed = matches!(s.state(), StepState::Failed | StepState::Unknown | StepState::CompensationFailed);
+            let Some(d) = saga.definition().step(s.step_id()) else {
+                continue;
+            };
+            let failed = matches!(
+                s.state(),
+                StepState::Failed | StepState::Unknown | StepState::CompensationFailed
+            );
             let risk = registry.map_or(Score::clamped(0.95), |r| r.risk_weight(&d.action_id));
             facts.push(StepFact {
                 step_id: s.step_id().clone(),
@@ -378,21 +636,59 @@ impl Engine {
         }
         .or_else(|| failed_compensations.first().cloned())
         .or_else(|| facts.iter().find(|f| f.failed).map(|f| f.step_id.clone()));
-        let Some(failure_step) = failure_step else { return };
-        let Some(failure_agent) = saga.step(&failure_step).map(|s| s.agent().clone()) else { return };
-        let omega = facts.iter().find(|f| f.step_id == failure_step).map_or(Score::clamped(0.95), |f| f.risk_weight);
-        let input = AttributionInput { saga_id: saga_id.clone(), session_id: session_id.clone(), steps: facts, failure_step, failure_agent };
+        let Some(failure_step) = failure_step else {
+            return;
+        };
+        let Some(failure_agent) = saga.step(&failure_step).map(|s| s.agent().clone()) else {
+            return;
+        };
+        let omega = facts
+            .iter()
+            .find(|f| f.step_id == failure_step)
+            .map_or(Score::clamped(0.95), |f| f.risk_weight);
+        let input = AttributionInput {
+            saga_id: saga_id.clone(),
+            session_id: session_id.clone(),
+            steps: facts,
+            failure_step,
+            failure_agent,
+        };
         let result = match attribute(&mut ctx.ids, &input, now) {
             Ok(r) => r,
             Err(e) => {
-                self.audit_session(ctx, session_id, None, "liability.attribution", Decision::Denied, &e.to_string(), json!({ "saga_id": saga_id }));
+                self.audit_session(
+                    ctx,
+                    session_id,
+                    None,
+                    "liability.attribution",
+                    Decision::Denied,
+                    &e.to_string(),
+                    json!({ "saga_id": saga_id }),
+                );
                 return;
             }
         };
         for a in &result.attributions {
-            let _ = self.ledger.record(&mut ctx.ids, &a.agent, LedgerEntryType::FaultAttributed, session_id, Score::clamped(a.share_exact), reason, None, now);
+            let _ = self.ledger.record(
+                &mut ctx.ids,
+                &a.agent,
+                LedgerEntryType::FaultAttributed,
+                session_id,
+                Score::clamped(a.share_exact),
+                reason,
+                None,
+                now,
+            );
         }
-        self.audit_session(ctx, session_id, None, "liability.attribution", Decision::Allowed, reason, json!({ "saga_id": saga_id, "attributions": result.attributions, "agents": agents }));
+        self.audit_session(
+            ctx,
+            session_id,
+            None,
+            "liability.attribution",
+            Decision::Allowed,
+            reason,
+            json!({ "saga_id": saga_id, "attributions": result.attributions, "agents": agents }),
+        );
         ctx.emit(Event::new(EventType::LiabilityFaultAttributed, now).session(session_id).payload(json!({ "saga_id": saga_id, "attribution_id": result.attribution_id, "attributions": result.attributions, "root_cause_agent": result.root_cause_agent })));
         // The most liable agent; on a tie the direct cause, not whoever sorts first by DID.
         let top = result
@@ -425,5 +721,8 @@ fn state_name(s: SagaState) -> &'static str {
 }
 
 fn step_name(s: StepState) -> String {
-    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

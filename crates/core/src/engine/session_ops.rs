@@ -47,11 +47,15 @@ impl Engine {
             )));
         }
         let id = ctx.ids.session();
-        let mut session = Session::new(id.clone(), creator.clone(), config, ctx.now)
-            .map_err(session_err)?;
+        let mut session =
+            Session::new(id.clone(), creator.clone(), config, ctx.now).map_err(session_err)?;
         session.begin_handshake().map_err(session_err)?;
-        let mut slot =
-            SessionSlot::new(session, isolation, self.config.vfs.clone(), self.config.max_audit_entries);
+        let mut slot = SessionSlot::new(
+            session,
+            isolation,
+            self.config.vfs.clone(),
+            self.config.max_audit_entries,
+        );
         slot.audit.append(
             ctx.now,
             Some(&id),
@@ -76,10 +80,14 @@ impl Engine {
     /// Drops the oldest archived session to make room. Returns whether one was dropped.
     fn evict_one_archived(&mut self) -> bool {
         let victim = self.session_order.iter().position(|id| {
-            self.sessions.get(id).is_some_and(|s| s.session.state() == SessionState::Archived)
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.session.state() == SessionState::Archived)
         });
         let Some(i) = victim else { return false };
-        let Some(id) = self.session_order.remove(i) else { return false };
+        let Some(id) = self.session_order.remove(i) else {
+            return false;
+        };
         if let Some(slot) = self.sessions.remove(&id) {
             // Forget the session's sagas everywhere they are indexed, or `saga_order` (and the
             // held steps and checkpoints) would keep ids of sagas that no longer exist.
@@ -108,9 +116,18 @@ impl Engine {
         let slot = self.slot(session_id)?;
         // Validate declared actions without touching the session (bad input changes nothing).
         let mut registry = slot.registry.clone();
-        registry.register_many(&actions).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        if slot.session.participants().get(&agent).is_some_and(|p| p.is_active) {
-            return Err(EngineError::Conflict(format!("agent `{agent}` already in session")));
+        registry
+            .register_many(&actions)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if slot
+            .session
+            .participants()
+            .get(&agent)
+            .is_some_and(|p| p.is_active)
+        {
+            return Err(EngineError::Conflict(format!(
+                "agent `{agent}` already in session"
+            )));
         }
         let held = self.trust.get(&agent).copied();
         let raw = match (held, sigma_raw) {
@@ -125,7 +142,14 @@ impl Engine {
                 profile.risk_score
             );
             let detail = json!({ "risk_score": profile.risk_score });
-            return Err(self.deny_join(ctx, session_id, &agent, DenyCode::LedgerDenied, reason, detail));
+            return Err(self.deny_join(
+                ctx,
+                session_id,
+                &agent,
+                DenyCode::LedgerDenied,
+                reason,
+                detail,
+            ));
         }
         let probation = profile.recommendation == Admission::Probation;
         let bonded = self.vouches.bonded_into(session_id, &agent, now);
@@ -134,11 +158,21 @@ impl Engine {
         let cap = self.child_cap(slot, &agent);
         let ring = Self::ring_for(slot, &agent, eff, probation, cap);
         let slot = self.slot_mut(session_id)?;
-        match slot.session.join(agent.clone(), raw, eff, ring, probation, now) {
+        match slot
+            .session
+            .join(agent.clone(), raw, eff, ring, probation, now)
+        {
             Ok(_) => {}
             Err(e @ SessionError::SigmaBelowMinimum { .. }) => {
                 let detail = json!({ "sigma_raw": raw.get(), "sigma_eff": eff.get() });
-                return Err(self.deny_join(ctx, session_id, &agent, DenyCode::SigmaInsufficient, e.to_string(), detail));
+                return Err(self.deny_join(
+                    ctx,
+                    session_id,
+                    &agent,
+                    DenyCode::SigmaInsufficient,
+                    e.to_string(),
+                    detail,
+                ));
             }
             Err(e) => return Err(session_err(e)),
         }
@@ -156,13 +190,29 @@ impl Engine {
             let _ = slot.session.force_consistency_mode(ConsistencyMode::Strong);
         }
         self.trust.entry(agent.clone()).or_insert(raw);
-        self.memberships.entry(agent.clone()).or_default().insert(session_id.clone());
+        self.memberships
+            .entry(agent.clone())
+            .or_default()
+            .insert(session_id.clone());
         let detail = json!({
             "ring": ring.number(), "sigma_raw": raw.get(), "sigma_eff": eff.get(),
             "probation": probation, "actions": actions.len(),
         });
-        self.audit_session(ctx, session_id, Some(&agent), "session.join", Decision::Allowed, "admitted", detail.clone());
-        ctx.emit(Event::new(EventType::SessionJoined, now).session(session_id).agent(&agent).payload(detail));
+        self.audit_session(
+            ctx,
+            session_id,
+            Some(&agent),
+            "session.join",
+            Decision::Allowed,
+            "admitted",
+            detail.clone(),
+        );
+        ctx.emit(
+            Event::new(EventType::SessionJoined, now)
+                .session(session_id)
+                .agent(&agent)
+                .payload(detail),
+        );
         ctx.emit(
             Event::new(EventType::RingAssigned, now)
                 .session(session_id)
@@ -194,26 +244,51 @@ impl Engine {
         if let Some(m) = detail.as_object_mut() {
             m.insert("code".into(), json!(code.as_str()));
         }
-        self.audit_session(ctx, session_id, Some(agent), "session.join", Decision::Denied, &reason, detail);
+        self.audit_session(
+            ctx,
+            session_id,
+            Some(agent),
+            "session.join",
+            Decision::Denied,
+            &reason,
+            detail,
+        );
         let payload = json!({ "kind": "session.join", "code": code.as_str(), "reason": reason });
-        ctx.emit(Event::new(EventType::SessionJoinDenied, ctx.now).session(session_id).agent(agent).payload(payload.clone()));
-        ctx.emit(Event::new(EventType::GovernanceDenied, ctx.now).session(session_id).agent(agent).payload(payload));
+        ctx.emit(
+            Event::new(EventType::SessionJoinDenied, ctx.now)
+                .session(session_id)
+                .agent(agent)
+                .payload(payload.clone()),
+        );
+        ctx.emit(
+            Event::new(EventType::GovernanceDenied, ctx.now)
+                .session(session_id)
+                .agent(agent)
+                .payload(payload),
+        );
         self.count_denial(code);
         EngineError::denied(code, reason)
     }
 
     /// The ring an agent holds in `slot` given σ_eff: the one threshold rule, plus the grants
     /// (ring-1 consensus, ring-0 witness), probation and the spawned-child ceiling `cap`.
-    pub(crate) fn ring_for(slot: &SessionSlot, agent: &AgentDid, eff: Score, probation: bool, cap: Option<Ring>) -> Ring {
+    pub(crate) fn ring_for(
+        slot: &SessionSlot,
+        agent: &AgentDid,
+        eff: Score,
+        probation: bool,
+        cap: Option<Ring>,
+    ) -> Ring {
         if probation || eff.get() < slot.session.config().min_sigma_eff.get() {
             return Ring::Sandbox;
         }
         let grants = slot.grants.get(agent);
-        let ring = if grants.is_some_and(|g| g.root_witness.is_some()) && eff.get() >= RING_1_THRESHOLD {
-            Ring::Root
-        } else {
-            Ring::from_sigma(eff, grants.is_some_and(|g| g.consensus))
-        };
+        let ring =
+            if grants.is_some_and(|g| g.root_witness.is_some()) && eff.get() >= RING_1_THRESHOLD {
+                Ring::Root
+            } else {
+                Ring::from_sigma(eff, grants.is_some_and(|g| g.consensus))
+            };
         match cap {
             Some(c) if !c.at_least(ring) => c,
             _ => ring,
@@ -226,20 +301,38 @@ impl Engine {
     /// nobody spawned.
     pub(crate) fn child_cap(&self, slot: &SessionSlot, agent: &AgentDid) -> Option<Ring> {
         let parent = self.spawn.parent_of(agent)?;
-        let ring = slot.session.participants().get(parent).filter(|p| p.is_active).map(|p| p.ring);
+        let ring = slot
+            .session
+            .participants()
+            .get(parent)
+            .filter(|p| p.is_active)
+            .map(|p| p.ring);
         Some(ring.map_or(Ring::Sandbox, child_ring))
     }
 
     /// Recomputes σ_eff and the ring of `agent` in `session_id` and applies any change at once
     /// (real-time promotion or demotion). A demotion also revokes the agent's elevation there.
-    pub(crate) fn rederive(&mut self, session_id: &SessionId, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
+    pub(crate) fn rederive(
+        &mut self,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        cause: &str,
+        ctx: &mut Ctx,
+    ) {
         let now = ctx.now;
         let raw = self.trust.get(agent).copied().unwrap_or(Score::ZERO);
         let bonded = self.vouches.bonded_into(session_id, agent, now);
         let eff = sigma_eff(raw, bonded, self.config.bond_weight);
-        let cap = self.sessions.get(session_id).and_then(|s| self.child_cap(s, agent));
-        let Some(slot) = self.sessions.get_mut(session_id) else { return };
-        let Some(p) = slot.session.participants().get(agent) else { return };
+        let cap = self
+            .sessions
+            .get(session_id)
+            .and_then(|s| self.child_cap(s, agent));
+        let Some(slot) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        let Some(p) = slot.session.participants().get(agent) else {
+            return;
+        };
         if !p.is_active {
             return;
         }
@@ -257,20 +350,41 @@ impl Engine {
             "from_ring": old_ring.number(), "to_ring": ring.number(),
             "sigma_eff_before": old_eff.get(), "sigma_eff": eff.get(), "sigma_raw": raw.get(), "cause": cause,
         });
-        slot.audit.append(now, Some(session_id), Some(agent), "ring.change", Decision::Allowed, cause, detail.clone());
+        slot.audit.append(
+            now,
+            Some(session_id),
+            Some(agent),
+            "ring.change",
+            Decision::Allowed,
+            cause,
+            detail.clone(),
+        );
         self.counters.audit_appends += 1;
-        let kind = if demoted { EventType::RingDemoted } else { EventType::RingAssigned };
-        ctx.emit(Event::new(kind, now).session(session_id).agent(agent).payload(detail));
+        let kind = if demoted {
+            EventType::RingDemoted
+        } else {
+            EventType::RingAssigned
+        };
+        ctx.emit(
+            Event::new(kind, now)
+                .session(session_id)
+                .agent(agent)
+                .payload(detail),
+        );
         if demoted
-            && let Some(e) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone())
-                && let Ok(e) = self.elevations.revoke(&e, now) {
-                    ctx.emit(
-                        Event::new(EventType::RingElevationRevoked, now)
-                            .session(session_id)
-                            .agent(agent)
-                            .payload(json!({ "elevation_id": e.elevation_id, "cause": "demotion" })),
-                    );
-                }
+            && let Some(e) = self
+                .elevations
+                .open_for(agent, session_id)
+                .map(|e| e.elevation_id.clone())
+            && let Ok(e) = self.elevations.revoke(&e, now)
+        {
+            ctx.emit(
+                Event::new(EventType::RingElevationRevoked, now)
+                    .session(session_id)
+                    .agent(agent)
+                    .payload(json!({ "elevation_id": e.elevation_id, "cause": "demotion" })),
+            );
+        }
         if ring != old_ring {
             self.rederive_children(session_id, agent, ctx);
         }
@@ -278,7 +392,12 @@ impl Engine {
 
     /// Re-derives the rings of `parent`'s spawned children in `session_id`: their ceiling
     /// follows the parent's ring (the spawn tree is acyclic, so this recursion ends).
-    pub(crate) fn rederive_children(&mut self, session_id: &SessionId, parent: &AgentDid, ctx: &mut Ctx) {
+    pub(crate) fn rederive_children(
+        &mut self,
+        session_id: &SessionId,
+        parent: &AgentDid,
+        ctx: &mut Ctx,
+    ) {
         for child in self.spawn.children_of(parent) {
             self.rederive(session_id, &child, "parent ring changed", ctx);
         }
@@ -286,26 +405,53 @@ impl Engine {
 
     /// [`Engine::rederive`] in every session the agent is a member of.
     pub(crate) fn rederive_everywhere(&mut self, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
-        let sessions: Vec<SessionId> =
-            self.memberships.get(agent).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let sessions: Vec<SessionId> = self
+            .memberships
+            .get(agent)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         for s in sessions {
             self.rederive(&s, agent, cause, ctx);
         }
     }
 
-    pub(crate) fn leave(&mut self, actor: &Actor, session_id: &SessionId, agent: &AgentDid, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn leave(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_self_or_admin(actor, agent)?;
         let slot = self.slot_mut(session_id)?;
         slot.session.leave(agent, ctx.now).map_err(session_err)?;
         self.after_departure(session_id, agent, "left", ctx);
-        self.audit_session(ctx, session_id, Some(agent), "session.leave", Decision::Allowed, "left", json!({}));
-        ctx.emit(Event::new(EventType::SessionLeft, ctx.now).session(session_id).agent(agent));
+        self.audit_session(
+            ctx,
+            session_id,
+            Some(agent),
+            "session.leave",
+            Decision::Allowed,
+            "left",
+            json!({}),
+        );
+        ctx.emit(
+            Event::new(EventType::SessionLeft, ctx.now)
+                .session(session_id)
+                .agent(agent),
+        );
         Ok(Reply::Done)
     }
 
     /// Frees what a departing (leaving or killed) agent held in a session: locks (waking
     /// waiters), its elevation there, and its membership index.
-    pub(crate) fn after_departure(&mut self, session_id: &SessionId, agent: &AgentDid, cause: &str, ctx: &mut Ctx) {
+    pub(crate) fn after_departure(
+        &mut self,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        cause: &str,
+        ctx: &mut Ctx,
+    ) {
         let now = ctx.now;
         if let Some(slot) = self.sessions.get_mut(session_id) {
             let (released, granted) = slot.locks.release_agent(agent, now);
@@ -319,15 +465,19 @@ impl Engine {
             }
             emit_granted(ctx, session_id, granted);
         }
-        if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone())
-            && let Ok(e) = self.elevations.revoke(&id, now) {
-                ctx.emit(
-                    Event::new(EventType::RingElevationRevoked, now)
-                        .session(session_id)
-                        .agent(agent)
-                        .payload(json!({ "elevation_id": e.elevation_id, "cause": cause })),
-                );
-            }
+        if let Some(id) = self
+            .elevations
+            .open_for(agent, session_id)
+            .map(|e| e.elevation_id.clone())
+            && let Ok(e) = self.elevations.revoke(&id, now)
+        {
+            ctx.emit(
+                Event::new(EventType::RingElevationRevoked, now)
+                    .session(session_id)
+                    .agent(agent)
+                    .payload(json!({ "elevation_id": e.elevation_id, "cause": cause })),
+            );
+        }
         if let Some(set) = self.memberships.get_mut(agent) {
             set.remove(session_id);
             if set.is_empty() {
@@ -337,16 +487,34 @@ impl Engine {
         self.rederive_children(session_id, agent, ctx);
     }
 
-    pub(crate) fn activate(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn activate(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_admin(actor, "activate sessions")?;
         let slot = self.slot_mut(session_id)?;
         slot.session.activate(ctx.now).map_err(session_err)?;
-        self.audit_session(ctx, session_id, None, "session.activate", Decision::Allowed, "activated", json!({}));
+        self.audit_session(
+            ctx,
+            session_id,
+            None,
+            "session.activate",
+            Decision::Allowed,
+            "activated",
+            json!({}),
+        );
         ctx.emit(Event::new(EventType::SessionActivated, ctx.now).session(session_id));
         Ok(Reply::Session(self.session_view(session_id)?))
     }
 
-    pub(crate) fn terminate(&mut self, actor: &Actor, session_id: &SessionId, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn terminate(
+        &mut self,
+        actor: &Actor,
+        session_id: &SessionId,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_admin(actor, "terminate sessions")?;
         let out = self.terminate_inner(session_id, "terminated", ctx)?;
         Ok(Reply::Terminated(out))
@@ -355,7 +523,12 @@ impl Engine {
     /// Terminates and archives a session: stops its sagas (compensating what committed),
     /// releases its locks, elevations, bonds and quarantines, records clean sessions in the
     /// ledger, commits its audit root to the hypervisor log and purges its ephemeral content.
-    pub(crate) fn terminate_inner(&mut self, session_id: &SessionId, cause: &str, ctx: &mut Ctx) -> Result<TerminateOutcome> {
+    pub(crate) fn terminate_inner(
+        &mut self,
+        session_id: &SessionId,
+        cause: &str,
+        ctx: &mut Ctx,
+    ) -> Result<TerminateOutcome> {
         let now = ctx.now;
         {
             let slot = self.slot_mut(session_id)?;
@@ -364,27 +537,57 @@ impl Engine {
         self.stop_session_sagas(session_id, ctx);
         let slot = self.slot_mut(session_id)?;
         let released = slot.locks.release_all(now);
-        let members: Vec<AgentDid> = slot.session.active_participants().map(|p| p.agent_did.clone()).collect();
+        let members: Vec<AgentDid> = slot
+            .session
+            .active_participants()
+            .map(|p| p.agent_did.clone())
+            .collect();
         let enable_audit = slot.session.config().enable_audit;
         for l in released {
             ctx.emit(
                 Event::new(EventType::LockReleased, now)
                     .session(session_id)
                     .agent(&l.agent)
-                    .payload(json!({ "lock_id": l.lock_id, "path": l.path, "cause": "session_end" })),
+                    .payload(
+                        json!({ "lock_id": l.lock_id, "path": l.path, "cause": "session_end" }),
+                    ),
             );
         }
         for agent in &members {
-            if let Some(id) = self.elevations.open_for(agent, session_id).map(|e| e.elevation_id.clone()) {
+            if let Some(id) = self
+                .elevations
+                .open_for(agent, session_id)
+                .map(|e| e.elevation_id.clone())
+            {
                 let _ = self.elevations.revoke(&id, now);
             }
             if self.quarantine.release(agent, session_id, now).is_some() {
-                ctx.emit(Event::new(EventType::LiabilityQuarantineReleased, now).session(session_id).agent(agent));
+                ctx.emit(
+                    Event::new(EventType::LiabilityQuarantineReleased, now)
+                        .session(session_id)
+                        .agent(agent),
+                );
             }
-            let incident = self.slashes.for_session(session_id).iter().any(|s| &s.vouchee == agent)
-                || !self.quarantine.history(Some(agent), Some(session_id)).is_empty();
+            let incident = self
+                .slashes
+                .for_session(session_id)
+                .iter()
+                .any(|s| &s.vouchee == agent)
+                || !self
+                    .quarantine
+                    .history(Some(agent), Some(session_id))
+                    .is_empty();
             if !incident {
-                let _ = self.ledger.record(&mut ctx.ids, agent, LedgerEntryType::CleanSession, session_id, Score::ZERO, "session ended without incident", None, now);
+                let _ = self.ledger.record(
+                    &mut ctx.ids,
+                    agent,
+                    LedgerEntryType::CleanSession,
+                    session_id,
+                    Score::ZERO,
+                    "session ended without incident",
+                    None,
+                    now,
+                );
             }
             if let Some(set) = self.memberships.get_mut(agent) {
                 set.remove(session_id);
@@ -403,8 +606,20 @@ impl Engine {
             );
         }
         self.substitutes.remove_session(session_id);
-        self.audit_session(ctx, session_id, None, "session.terminate", Decision::Allowed, cause, json!({ "participants": members.len() }));
-        ctx.emit(Event::new(EventType::SessionTerminated, now).session(session_id).payload(json!({ "cause": cause })));
+        self.audit_session(
+            ctx,
+            session_id,
+            None,
+            "session.terminate",
+            Decision::Allowed,
+            cause,
+            json!({ "participants": members.len() }),
+        );
+        ctx.emit(
+            Event::new(EventType::SessionTerminated, now)
+                .session(session_id)
+                .payload(json!({ "cause": cause })),
+        );
         let slot = self.slot_mut(session_id)?;
         let size = slot.audit.len();
         let root_hex = slot.audit.root().to_hex();
@@ -422,7 +637,9 @@ impl Engine {
             ctx.emit(
                 Event::new(EventType::AuditCommitted, now)
                     .session(session_id)
-                    .payload(json!({ "merkle_root": root_hex, "tree_size": size, "hv_index": idx })),
+                    .payload(
+                        json!({ "merkle_root": root_hex, "tree_size": size, "hv_index": idx }),
+                    ),
             );
             (Some(root_hex), Some(idx))
         } else {
@@ -449,7 +666,13 @@ impl Engine {
         })
     }
 
-    pub(crate) fn set_trust(&mut self, actor: &Actor, agent: AgentDid, sigma: Score, ctx: &mut Ctx) -> Result<Reply> {
+    pub(crate) fn set_trust(
+        &mut self,
+        actor: &Actor,
+        agent: AgentDid,
+        sigma: Score,
+        ctx: &mut Ctx,
+    ) -> Result<Reply> {
         Self::require_admin(actor, "set trust scores")?;
         self.trust.insert(agent.clone(), sigma);
         self.rederive_everywhere(&agent, "trust set by admin", ctx);
@@ -469,18 +692,34 @@ impl Engine {
         detail: serde_json::Value,
     ) {
         if let Some(slot) = self.sessions.get_mut(session_id) {
-            slot.audit.append(ctx.now, Some(session_id), agent, kind, decision, reason, detail);
+            slot.audit.append(
+                ctx.now,
+                Some(session_id),
+                agent,
+                kind,
+                decision,
+                reason,
+                detail,
+            );
             self.counters.audit_appends += 1;
         }
     }
 
     pub(crate) fn count_denial(&mut self, code: DenyCode) {
-        *self.counters.denied.entry(code.as_str().to_string()).or_insert(0) += 1;
+        *self
+            .counters
+            .denied
+            .entry(code.as_str().to_string())
+            .or_insert(0) += 1;
     }
 }
 
 /// Emits `lock.acquired` for locks granted to waiters.
-pub(crate) fn emit_granted(ctx: &mut Ctx, session_id: &SessionId, granted: Vec<crate::locks::Lock>) {
+pub(crate) fn emit_granted(
+    ctx: &mut Ctx,
+    session_id: &SessionId,
+    granted: Vec<crate::locks::Lock>,
+) {
     for l in granted {
         ctx.emit(
             Event::new(EventType::LockAcquired, ctx.now)

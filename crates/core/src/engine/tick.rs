@@ -18,20 +18,39 @@ impl Engine {
         let mut report = TickReport::default();
         for e in self.elevations.expire(now) {
             report.elevations += 1;
-            ctx.emit(Event::new(EventType::RingElevationExpired, now).session(&e.session_id).agent(&e.agent).payload(json!({ "elevation_id": e.elevation_id, "ring": e.elevated_ring.number() })));
+            ctx.emit(
+                Event::new(EventType::RingElevationExpired, now)
+                    .session(&e.session_id)
+                    .agent(&e.agent)
+                    .payload(
+                        json!({ "elevation_id": e.elevation_id, "ring": e.elevated_ring.number() }),
+                    ),
+            );
         }
         for q in self.quarantine.expire(now) {
             report.quarantines += 1;
-            ctx.emit(Event::new(EventType::LiabilityQuarantineReleased, now).session(&q.session_id).agent(&q.agent).payload(json!({ "quarantine_id": q.quarantine_id, "cause": "expired" })));
+            ctx.emit(
+                Event::new(EventType::LiabilityQuarantineReleased, now)
+                    .session(&q.session_id)
+                    .agent(&q.agent)
+                    .payload(json!({ "quarantine_id": q.quarantine_id, "cause": "expired" })),
+            );
         }
         for b in self.vouches.expire(now) {
             report.vouches += 1;
-            ctx.emit(Event::new(EventType::LiabilityVouchReleased, now).session(&b.session_id).agent(&b.voucher).payload(json!({ "vouch_id": b.vouch_id, "cause": "expired" })));
+            ctx.emit(
+                Event::new(EventType::LiabilityVouchReleased, now)
+                    .session(&b.session_id)
+                    .agent(&b.voucher)
+                    .payload(json!({ "vouch_id": b.vouch_id, "cause": "expired" })),
+            );
             self.rederive(&b.session_id, &b.vouchee, "bond expired", ctx);
         }
         let ids: Vec<SessionId> = self.sessions.keys().cloned().collect();
         for id in ids {
-            let Some(slot) = self.sessions.get_mut(&id) else { continue };
+            let Some(slot) = self.sessions.get_mut(&id) else {
+                continue;
+            };
             if slot.session.state() == SessionState::Archived {
                 continue;
             }
@@ -39,18 +58,31 @@ impl Engine {
                 let (expired, granted) = slot.locks.expire(now);
                 report.locks += expired.len();
                 for l in expired {
-                    ctx.emit(Event::new(EventType::LockReleased, now).session(&id).agent(&l.agent).payload(json!({ "lock_id": l.lock_id, "path": l.path, "cause": "expired" })));
+                    ctx.emit(
+                        Event::new(EventType::LockReleased, now)
+                            .session(&id)
+                            .agent(&l.agent)
+                            .payload(
+                                json!({ "lock_id": l.lock_id, "path": l.path, "cause": "expired" }),
+                            ),
+                    );
                 }
                 emit_granted(ctx, &id, granted);
             }
             let expired_session = slot.session.is_expired(now)
-                && matches!(slot.session.state(), SessionState::Active | SessionState::Handshaking | SessionState::Created);
+                && matches!(
+                    slot.session.state(),
+                    SessionState::Active | SessionState::Handshaking | SessionState::Created
+                );
             if expired_session {
                 ctx.emit(Event::new(EventType::SessionExpired, now).session(&id));
                 if slot.session.state() == SessionState::Created {
                     let _ = slot.session.begin_handshake();
                 }
-                if self.terminate_inner(&id, "expired: max_duration_seconds reached", ctx).is_ok() {
+                if self
+                    .terminate_inner(&id, "expired: max_duration_seconds reached", ctx)
+                    .is_ok()
+                {
                     report.sessions += 1;
                 }
             }

@@ -141,24 +141,38 @@ impl Engine {
             .session
             .active_participants()
             .map(|p| {
-                let elevated = self.elevations.open_for(&p.agent_did, id).filter(|e| e.granted_at.is_some());
+                let elevated = self
+                    .elevations
+                    .open_for(&p.agent_did, id)
+                    .filter(|e| e.granted_at.is_some());
                 ParticipantView {
                     agent_did: p.agent_did.clone(),
                     ring: p.ring,
                     ring_name: p.ring.name(),
-                    effective_ring: elevated.map(|e| e.elevated_ring).filter(|r| r.at_least(p.ring)).unwrap_or(p.ring),
+                    effective_ring: elevated
+                        .map(|e| e.elevated_ring)
+                        .filter(|r| r.at_least(p.ring))
+                        .unwrap_or(p.ring),
                     sigma_raw: p.sigma_raw,
                     sigma_eff: p.sigma_eff,
                     joined_at: iso(p.joined_at),
                     is_active: p.is_active,
-                    quarantined: self.quarantine.history(Some(&p.agent_did), Some(id)).iter().any(|q| q.is_active),
+                    quarantined: self
+                        .quarantine
+                        .history(Some(&p.agent_did), Some(id))
+                        .iter()
+                        .any(|q| q.is_active),
                     elevated: elevated.is_some(),
                     probation: p.probation,
                     breaker_tripped: self.breach.is_tripped(&p.agent_did, id, Timestamp::ZERO),
                 }
             })
             .collect::<Vec<_>>();
-        let sagas = slot.sagas.iter().filter_map(|s| self.saga_view(s).ok().map(|b| *b)).collect();
+        let sagas = slot
+            .sagas
+            .iter()
+            .filter_map(|s| self.saga_view(s).ok().map(|b| *b))
+            .collect();
         Ok(Box::new(SessionView {
             session_id: id.clone(),
             state: slot.session.state(),
@@ -181,14 +195,23 @@ impl Engine {
     pub fn session_ids(&self, state: Option<SessionState>) -> Vec<SessionId> {
         self.session_order
             .iter()
-            .filter(|id| state.is_none_or(|st| self.sessions.get(*id).is_some_and(|s| s.session.state() == st)))
+            .filter(|id| {
+                state.is_none_or(|st| {
+                    self.sessions
+                        .get(*id)
+                        .is_some_and(|s| s.session.state() == st)
+                })
+            })
             .cloned()
             .collect()
     }
 
     /// A saga's view.
     pub fn saga_view(&self, id: &SagaId) -> Result<Box<SagaView>> {
-        let saga = self.sagas.get(id).ok_or_else(|| EngineError::not_found("saga", id))?;
+        let saga = self
+            .sagas
+            .get(id)
+            .ok_or_else(|| EngineError::not_found("saga", id))?;
         let held = self.held_steps.get(id).map(Vec::as_slice).unwrap_or(&[]);
         Ok(Box::new(saga_view(saga, held)))
     }
@@ -199,7 +222,8 @@ impl Engine {
             .iter()
             .filter(|id| {
                 self.sagas.get(*id).is_some_and(|s| {
-                    session.is_none_or(|x| s.session_id() == x) && state.is_none_or(|st| s.state() == st)
+                    session.is_none_or(|x| s.session_id() == x)
+                        && state.is_none_or(|st| s.state() == st)
                 })
             })
             .cloned()
@@ -243,15 +267,23 @@ impl Engine {
 
     /// Sessions an agent is an active member of.
     pub fn sessions_of(&self, agent: &AgentDid) -> Vec<SessionId> {
-        self.memberships.get(agent).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.memberships
+            .get(agent)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Ring distribution of a session's active participants.
-    pub fn ring_distribution(&self, id: &SessionId) -> Result<BTreeMap<&'static str, Vec<AgentDid>>> {
+    pub fn ring_distribution(
+        &self,
+        id: &SessionId,
+    ) -> Result<BTreeMap<&'static str, Vec<AgentDid>>> {
         let slot = self.slot(id)?;
         let mut out: BTreeMap<&'static str, Vec<AgentDid>> = BTreeMap::new();
         for p in slot.session.active_participants() {
-            out.entry(p.ring.name()).or_default().push(p.agent_did.clone());
+            out.entry(p.ring.name())
+                .or_default()
+                .push(p.agent_did.clone());
         }
         Ok(out)
     }

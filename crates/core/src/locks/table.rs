@@ -361,7 +361,9 @@ impl LockTable {
     ) -> Vec<&Lock> {
         self.overlapping_locks(path)
             .into_iter()
-            .filter(|l| l.agent != *agent && !l.is_expired(now) && !intent.compatible_with(l.intent))
+            .filter(|l| {
+                l.agent != *agent && !l.is_expired(now) && !intent.compatible_with(l.intent)
+            })
             .collect()
     }
 

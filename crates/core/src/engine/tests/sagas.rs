@@ -531,11 +531,7 @@ fn a_finished_saga_submitted_again_reruns_from_its_checkpoints() {
         panic!()
     };
     assert_eq!(v.saga_id, saga);
-    assert_eq!(
-        executes(&w),
-        vec![(stid("s2"), 1, alice)],
-        "s1 is skipped"
-    );
+    assert_eq!(executes(&w), vec![(stid("s2"), 1, alice)], "s1 is skipped");
     assert_eq!(
         w.engine.saga_ids(Some(&sid), None),
         vec![saga.clone()],

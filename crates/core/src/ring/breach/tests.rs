@@ -125,10 +125,17 @@ fn admin_reset_forgets_the_window_so_the_next_call_does_not_trip_again() {
     let total = d.stats(&a, &s, ms(1_000)).total_calls;
     assert!(d.reset(&a, &s));
     // Before the fix the 5 anomalous calls stayed in the window: 5/6 ≥ 0.7 tripped again.
-    assert_eq!(d.record_call(&a, &s, Ring::Sandbox, Ring::Sandbox, ms(1_000)), None);
+    assert_eq!(
+        d.record_call(&a, &s, Ring::Sandbox, Ring::Sandbox, ms(1_000)),
+        None
+    );
     assert!(!d.is_tripped(&a, &s, ms(1_000)));
     assert_eq!(d.stats(&a, &s, ms(1_000)).window_calls, 1);
-    assert_eq!(d.stats(&a, &s, ms(1_000)).total_calls, total + 1, "lifetime counters stay");
+    assert_eq!(
+        d.stats(&a, &s, ms(1_000)).total_calls,
+        total + 1,
+        "lifetime counters stay"
+    );
 }
 
 #[test]
