@@ -32,10 +32,10 @@ impl Hypervisor {
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     every.tick().await;
-                    if hv.read(|e| e.has_due(hv.now())).unwrap_or(false) {
-                        if let Err(e) = hv.execute(Actor::System, Command::Tick).await {
-                            tracing::warn!(error = %e, "tick failed");
-                        }
+                    if hv.read(|e| e.has_due(hv.now())).unwrap_or(false)
+                        && let Err(e) = hv.execute(Actor::System, Command::Tick).await
+                    {
+                        tracing::warn!(error = %e, "tick failed");
                     }
                 }
             })
@@ -53,7 +53,9 @@ impl Hypervisor {
                 }
             })
         };
-        Background { tasks: vec![ticker, checkpointer] }
+        Background {
+            tasks: vec![ticker, checkpointer],
+        }
     }
 
     /// Signs and records a checkpoint of the hypervisor log if it grew since the last one.
@@ -66,8 +68,18 @@ impl Hypervisor {
         if size == 0 || (size == last && self.read(|e| e.signed_checkpoints().next().is_some())?) {
             return Ok(None);
         }
-        let note = self.signer().sign_hypervisor(size, root).map_err(RuntimeError::Storage)?;
-        self.execute(Actor::System, Command::RecordCheckpoint { size, note: note.clone() }).await?;
+        let note = self
+            .signer()
+            .sign_hypervisor(size, root)
+            .map_err(RuntimeError::Storage)?;
+        self.execute(
+            Actor::System,
+            Command::RecordCheckpoint {
+                size,
+                note: note.clone(),
+            },
+        )
+        .await?;
         Ok(Some(note))
     }
 }

@@ -43,8 +43,14 @@ impl EventFilter {
     /// Whether `e` passes the filter.
     pub fn matches(&self, e: &StoredEvent) -> bool {
         self.event_type.is_none_or(|t| e.event.event_type == t)
-            && self.session_id.as_ref().is_none_or(|s| e.event.session_id.as_ref() == Some(s))
-            && self.agent_did.as_ref().is_none_or(|a| e.event.agent_did.as_ref() == Some(a))
+            && self
+                .session_id
+                .as_ref()
+                .is_none_or(|s| e.event.session_id.as_ref() == Some(s))
+            && self
+                .agent_did
+                .as_ref()
+                .is_none_or(|a| e.event.agent_did.as_ref() == Some(a))
             && self.after_seq.is_none_or(|n| e.seq > n)
     }
 }
@@ -91,13 +97,19 @@ impl EventBus {
     /// Gives events their sequence numbers. The runtime calls it under the engine lock, so
     /// numbers follow the order in which commands were applied (and logged).
     pub fn number(&self, events: Vec<Event>) -> Vec<StoredEvent> {
-        let Ok(mut r) = self.retained.lock() else { return Vec::new() };
+        let Ok(mut r) = self.retained.lock() else {
+            return Vec::new();
+        };
         events
             .into_iter()
             .map(|event| {
                 let seq = r.next_seq;
                 r.next_seq += 1;
-                StoredEvent { seq, event_id: format!("evt-{seq}"), event }
+                StoredEvent {
+                    seq,
+                    event_id: format!("evt-{seq}"),
+                    event,
+                }
             })
             .collect()
     }
@@ -144,9 +156,17 @@ impl EventBus {
 
     /// Retained events passing `filter`, oldest first, keeping at most the **last** `limit`.
     pub fn query(&self, filter: &EventFilter, limit: usize) -> Vec<StoredEvent> {
-        let Ok(r) = self.retained.lock() else { return Vec::new() };
-        let mut out: Vec<StoredEvent> =
-            r.events.iter().rev().filter(|e| filter.matches(e)).take(limit).cloned().collect();
+        let Ok(r) = self.retained.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<StoredEvent> = r
+            .events
+            .iter()
+            .rev()
+            .filter(|e| filter.matches(e))
+            .take(limit)
+            .cloned()
+            .collect();
         out.reverse();
         out
     }
@@ -161,7 +181,10 @@ impl EventBus {
 
     /// Sequence number of the newest event (0 if none).
     pub fn last_seq(&self) -> u64 {
-        self.retained.lock().map(|r| r.next_seq.saturating_sub(1)).unwrap_or(0)
+        self.retained
+            .lock()
+            .map(|r| r.next_seq.saturating_sub(1))
+            .unwrap_or(0)
     }
 }
 
@@ -183,7 +206,10 @@ mod tests {
         assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
         assert_eq!(bus.stats().0, 5);
         assert_eq!(bus.query(&EventFilter::default(), 1)[0].seq, 5);
-        let f = EventFilter { after_seq: Some(4), ..Default::default() };
+        let f = EventFilter {
+            after_seq: Some(4),
+            ..Default::default()
+        };
         assert_eq!(bus.query(&f, 10).len(), 1);
     }
 
@@ -195,7 +221,10 @@ mod tests {
         for _ in 0..10_000 {
             bus.publish(vec![ev(EventType::VfsWrite)]);
         }
-        assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+        assert!(matches!(
+            rx.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
         assert_eq!(bus.last_seq(), 10_000);
     }
 }

@@ -28,7 +28,9 @@ pub struct SystemClock {
 impl SystemClock {
     /// Anchors a new clock at the current wall-clock time.
     pub fn new() -> Self {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
         SystemClock {
             anchor_wall: Timestamp::from_millis(u64::try_from(wall.as_millis()).unwrap_or(0)),
             anchor_mono: Instant::now(),
@@ -66,7 +68,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock starting at `start`.
     pub fn starting_at(start: Timestamp) -> Self {
-        ManualClock { ms: Arc::new(AtomicU64::new(start.as_millis())) }
+        ManualClock {
+            ms: Arc::new(AtomicU64::new(start.as_millis())),
+        }
     }
 
     /// Moves the clock forward by `d`.

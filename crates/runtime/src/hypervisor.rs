@@ -106,7 +106,13 @@ impl std::fmt::Debug for Hypervisor {
 impl Hypervisor {
     /// Wraps a (fresh or recovered) engine. Must be called inside a Tokio runtime: it starts
     /// the saga runner. Call [`Hypervisor::start_background`] for the timers.
-    pub fn new(engine: Engine, log: Arc<dyn CommandLog>, clock: Arc<dyn Clock>, key: SigningKey, config: RuntimeConfig) -> Self {
+    pub fn new(
+        engine: Engine,
+        log: Arc<dyn CommandLog>,
+        clock: Arc<dyn Clock>,
+        key: SigningKey,
+        config: RuntimeConfig,
+    ) -> Self {
         let (saga_tx, saga_rx) = mpsc::unbounded_channel();
         let origin = engine.config().origin.clone();
         let inner = Arc::new(Inner {
@@ -137,19 +143,32 @@ impl Hypervisor {
 
     /// Applies under the lock and queues the log entry. Returns the outcome and what must
     /// happen once it is durable.
-    fn apply(&self, actor: Actor, cmd: Command) -> Result<(Result<Reply, EngineError>, Pending), RuntimeError> {
+    fn apply(
+        &self,
+        actor: Actor,
+        cmd: Command,
+    ) -> Result<(Result<Reply, EngineError>, Pending), RuntimeError> {
         if let Some(why) = self.inner.failed.lock().map_err(|_| unavailable())?.clone() {
             return Err(RuntimeError::Unavailable(why));
         }
         let mut seed = [0u8; 16];
-        getrandom::fill(&mut seed).map_err(|e| RuntimeError::Unavailable(format!("no entropy: {e}")))?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| RuntimeError::Unavailable(format!("no entropy: {e}")))?;
         let mut engine = self.inner.engine.lock().map_err(|_| unavailable())?;
         let now = self.inner.clock.now();
         let mut ctx = Ctx::new(now, seed);
-        let logged = LoggedCommand { actor, command: cmd, at: now, seed };
+        let logged = LoggedCommand {
+            actor,
+            command: cmd,
+            at: now,
+            seed,
+        };
         let result = engine.apply(&logged.actor, logged.command.clone(), &mut ctx);
         // Refusals of bad input and of unauthorised callers change nothing: not logged.
-        let changed = !matches!(result, Err(EngineError::Invalid(_) | EngineError::Forbidden(_)));
+        let changed = !matches!(
+            result,
+            Err(EngineError::Invalid(_) | EngineError::Forbidden(_))
+        );
         let events = self.inner.bus.number(ctx.events);
         let pos = if changed {
             match self.inner.log.append(&logged, &events) {
@@ -163,18 +182,33 @@ impl Hypervisor {
             None
         };
         drop(engine);
-        Ok((result, Pending { pos, events, work: ctx.saga_work }))
+        Ok((
+            result,
+            Pending {
+                pos,
+                events,
+                work: ctx.saga_work,
+            },
+        ))
     }
 
     async fn finish(&self, p: Pending) -> Result<(), RuntimeError> {
-        if let Some(pos) = p.pos {
-            if let Err(e) = self.inner.log.wait_durable(pos).await {
-                self.fail(&e.0);
-                return Err(e.into());
-            }
+        if let Some(pos) = p.pos
+            && let Err(e) = self.inner.log.wait_durable(pos).await
+        {
+            self.fail(&e.0);
+            return Err(e.into());
         }
-        let lock_events = p.events.iter().any(|e| matches!(e.event.event_type, EventType::LockAcquired | EventType::LockReleased));
-        let saga_events = !p.work.is_empty() || p.events.iter().any(|e| e.event.event_type.as_str().starts_with("saga."));
+        let lock_events = p.events.iter().any(|e| {
+            matches!(
+                e.event.event_type,
+                EventType::LockAcquired | EventType::LockReleased
+            )
+        });
+        let saga_events = !p.work.is_empty()
+            || p.events
+                .iter()
+                .any(|e| e.event.event_type.as_str().starts_with("saga."));
         self.inner.bus.publish_numbered(p.events);
         for w in p.work {
             let _ = self.inner.saga_tx.send(w);
@@ -207,7 +241,8 @@ impl Hypervisor {
     pub fn snapshot(&self) -> Result<(u64, Vec<u8>), RuntimeError> {
         let engine = self.inner.engine.lock().map_err(|_| unavailable())?;
         let pos = self.inner.log.last_position();
-        let bytes = serde_json::to_vec(&*engine).map_err(|e| RuntimeError::Storage(format!("cannot serialize state: {e}")))?;
+        let bytes = serde_json::to_vec(&*engine)
+            .map_err(|e| RuntimeError::Storage(format!("cannot serialize state: {e}")))?;
         Ok((pos, bytes))
     }
 
@@ -245,11 +280,23 @@ impl Hypervisor {
 
     /// Waits until the step has settled (committed, failed, unknown, compensated…) or `bound`
     /// passes. Returns its state then.
-    pub async fn wait_step(&self, saga_id: &SagaId, step_id: &StepId, bound: Duration) -> Result<Option<StepState>, RuntimeError> {
+    pub async fn wait_step(
+        &self,
+        saga_id: &SagaId,
+        step_id: &StepId,
+        bound: Duration,
+    ) -> Result<Option<StepState>, RuntimeError> {
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             let notified = self.inner.saga_changed.notified();
-            let state = self.read(|e| e.saga_view(saga_id).ok().and_then(|s| s.steps.iter().find(|s| &s.step_id == step_id).map(|s| s.state)))?;
+            let state = self.read(|e| {
+                e.saga_view(saga_id).ok().and_then(|s| {
+                    s.steps
+                        .iter()
+                        .find(|s| &s.step_id == step_id)
+                        .map(|s| s.state)
+                })
+            })?;
             match state {
                 Some(StepState::Executing) | Some(StepState::Pending) => {}
                 other => return Ok(other),
@@ -276,7 +323,12 @@ impl Hypervisor {
 
     /// Waits for a queued lock request to be granted, up to `bound`; cancels it on timeout.
     /// Returns whether it was granted.
-    pub async fn wait_lock(&self, session_id: &SessionId, ticket: &ahv_core::id::RecordId, bound: Duration) -> Result<bool, RuntimeError> {
+    pub async fn wait_lock(
+        &self,
+        session_id: &SessionId,
+        ticket: &ahv_core::id::RecordId,
+        bound: Duration,
+    ) -> Result<bool, RuntimeError> {
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             let notified = self.inner.locks_changed.notified();
@@ -287,7 +339,10 @@ impl Hypervisor {
                 None => return Ok(false),
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let cmd = Command::CancelLockWait { session_id: session_id.clone(), ticket: ticket.clone() };
+                let cmd = Command::CancelLockWait {
+                    session_id: session_id.clone(),
+                    ticket: ticket.clone(),
+                };
                 self.execute(Actor::System, cmd).await?;
                 return Ok(self.read(|e| e.lock_ticket(session_id, ticket))? == Some(true));
             }

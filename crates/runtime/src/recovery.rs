@@ -39,15 +39,26 @@ pub fn resume_work(saga: &Saga) -> Vec<SagaCommand> {
         out.push(SagaCommand::ScheduleSagaTimeout { at });
     }
     for s in saga.steps() {
-        let Some(def) = saga.definition().step(s.step_id()) else { continue };
+        let Some(def) = saga.definition().step(s.step_id()) else {
+            continue;
+        };
         if let Some(at) = s.retry_at() {
-            let phase = if s.state() == StepState::Compensating { Phase::Compensate } else { Phase::Execute };
+            let phase = if s.state() == StepState::Compensating {
+                Phase::Compensate
+            } else {
+                Phase::Execute
+            };
             let attempt = match phase {
                 Phase::Execute => s.attempts().len(),
                 Phase::Compensate => s.compensation_attempts().len(),
             };
             let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
-            out.push(SagaCommand::ScheduleRetry { step_id: s.step_id().clone(), phase, attempt, at });
+            out.push(SagaCommand::ScheduleRetry {
+                step_id: s.step_id().clone(),
+                phase,
+                attempt,
+                at,
+            });
             continue;
         }
         match s.state() {
@@ -65,7 +76,12 @@ pub fn resume_work(saga: &Saga) -> Vec<SagaCommand> {
                 }
             }
             StepState::Compensating => {
-                if let (Some(a), Some(undo)) = (s.compensation_attempts().last().filter(|a| a.outcome.is_none()), def.undo_api.clone()) {
+                if let (Some(a), Some(undo)) = (
+                    s.compensation_attempts()
+                        .last()
+                        .filter(|a| a.outcome.is_none()),
+                    def.undo_api.clone(),
+                ) {
                     out.push(SagaCommand::CompensateStep {
                         step_id: s.step_id().clone(),
                         attempt: a.number,

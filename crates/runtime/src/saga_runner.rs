@@ -26,27 +26,91 @@ pub(crate) fn spawn(hv: Hypervisor, mut rx: mpsc::UnboundedReceiver<(SagaId, Sag
 
 async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand) {
     let input = match cmd {
-        SagaCommand::ExecuteStep { step_id, attempt, idempotency_key, agent, execute_api, input, deadline } => {
-            let action_id = hv.read(|e| e.step_action(&saga_id, &step_id)).ok().flatten().unwrap_or_default();
-            let call = StepCall { saga_id: saga_id.clone(), step_id: step_id.clone(), agent_did: agent, action_id, input, attempt, idempotency_key, phase: Phase::Execute };
+        SagaCommand::ExecuteStep {
+            step_id,
+            attempt,
+            idempotency_key,
+            agent,
+            execute_api,
+            input,
+            deadline,
+        } => {
+            let action_id = hv
+                .read(|e| e.step_action(&saga_id, &step_id))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let call = StepCall {
+                saga_id: saga_id.clone(),
+                step_id: step_id.clone(),
+                agent_did: agent,
+                action_id,
+                input,
+                attempt,
+                idempotency_key,
+                phase: Phase::Execute,
+            };
             match call_step(&hv, &execute_api, call, deadline).await {
-                StepResult::Ok(output) => SagaInput::StepSucceeded { step_id, attempt, output },
-                StepResult::Failed { message, retryable } => SagaInput::StepFailed { step_id, attempt, error: message, class: class(retryable) },
+                StepResult::Ok(output) => SagaInput::StepSucceeded {
+                    step_id,
+                    attempt,
+                    output,
+                },
+                StepResult::Failed { message, retryable } => SagaInput::StepFailed {
+                    step_id,
+                    attempt,
+                    error: message,
+                    class: class(retryable),
+                },
                 StepResult::Timeout => SagaInput::StepTimedOut { step_id, attempt },
             }
         }
-        SagaCommand::CompensateStep { step_id, attempt, idempotency_key, agent, undo_api, deadline } => {
-            let action_id = hv.read(|e| e.step_action(&saga_id, &step_id)).ok().flatten().unwrap_or_default();
-            let call = StepCall { saga_id: saga_id.clone(), step_id: step_id.clone(), agent_did: agent, action_id, input: json!(null), attempt, idempotency_key, phase: Phase::Compensate };
+        SagaCommand::CompensateStep {
+            step_id,
+            attempt,
+            idempotency_key,
+            agent,
+            undo_api,
+            deadline,
+        } => {
+            let action_id = hv
+                .read(|e| e.step_action(&saga_id, &step_id))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let call = StepCall {
+                saga_id: saga_id.clone(),
+                step_id: step_id.clone(),
+                agent_did: agent,
+                action_id,
+                input: json!(null),
+                attempt,
+                idempotency_key,
+                phase: Phase::Compensate,
+            };
             match call_step(&hv, &undo_api, call, deadline).await {
                 StepResult::Ok(_) => SagaInput::CompensationSucceeded { step_id, attempt },
-                StepResult::Failed { message, retryable } => SagaInput::CompensationFailed { step_id, attempt, error: message, class: class(retryable) },
+                StepResult::Failed { message, retryable } => SagaInput::CompensationFailed {
+                    step_id,
+                    attempt,
+                    error: message,
+                    class: class(retryable),
+                },
                 StepResult::Timeout => SagaInput::CompensationTimedOut { step_id, attempt },
             }
         }
-        SagaCommand::ScheduleRetry { step_id, phase, attempt, at } => {
+        SagaCommand::ScheduleRetry {
+            step_id,
+            phase,
+            attempt,
+            at,
+        } => {
             sleep_until(&hv, at).await;
-            SagaInput::RetryTimerFired { step_id, phase, attempt }
+            SagaInput::RetryTimerFired {
+                step_id,
+                phase,
+                attempt,
+            }
         }
         SagaCommand::ScheduleSagaTimeout { at } => {
             sleep_until(&hv, at).await;
@@ -58,7 +122,11 @@ async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand) {
 }
 
 fn class(retryable: bool) -> ErrorClass {
-    if retryable { ErrorClass::Retryable } else { ErrorClass::Final }
+    if retryable {
+        ErrorClass::Retryable
+    } else {
+        ErrorClass::Final
+    }
 }
 
 async fn sleep_until(hv: &Hypervisor, at: Timestamp) {
@@ -69,7 +137,10 @@ async fn sleep_until(hv: &Hypervisor, at: Timestamp) {
 }
 
 async fn report(hv: &Hypervisor, saga_id: &SagaId, input: SagaInput) {
-    let cmd = Command::SagaInput { saga_id: saga_id.clone(), input };
+    let cmd = Command::SagaInput {
+        saga_id: saga_id.clone(),
+        input,
+    };
     if let Err(e) = hv.execute(Actor::System, cmd).await {
         // Late or duplicate reports are expected (e.g. after a rollback began); log and drop.
         tracing::debug!(saga = %saga_id, error = %e, "saga input not applied");
@@ -81,13 +152,25 @@ async fn report(hv: &Hypervisor, saga_id: &SagaId, input: SagaInput) {
 async fn call_step(hv: &Hypervisor, api: &str, call: StepCall, deadline: Timestamp) -> StepResult {
     let budget = deadline.since(hv.now()).max(Duration::from_millis(1));
     if api.starts_with("http://") || api.starts_with("https://") {
-        let allowed = hv.config().step_url_allowlist.iter().any(|p| url_has_prefix(api, p));
+        let allowed = hv
+            .config()
+            .step_url_allowlist
+            .iter()
+            .any(|p| url_has_prefix(api, p));
         if !allowed {
-            return StepResult::Failed { message: format!("step URL `{api}` is not in the allow-list"), retryable: false };
+            return StepResult::Failed {
+                message: format!("step URL `{api}` is not in the allow-list"),
+                retryable: false,
+            };
         }
         return http_call(hv, api, &call, budget).await;
     }
-    let exec = hv.inner.executors.read().ok().and_then(|m| m.get(api).cloned());
+    let exec = hv
+        .inner
+        .executors
+        .read()
+        .ok()
+        .and_then(|m| m.get(api).cloned());
     match exec {
         Some(exec) => match tokio::time::timeout(budget, exec.call(call)).await {
             Ok(r) => r,
@@ -107,22 +190,36 @@ fn url_has_prefix(url: &str, prefix: &str) -> bool {
 }
 
 async fn http_call(hv: &Hypervisor, url: &str, call: &StepCall, budget: Duration) -> StepResult {
-    let req = hv.inner.http.post(url).header("Idempotency-Key", &call.idempotency_key).timeout(budget).json(call);
+    let req = hv
+        .inner
+        .http
+        .post(url)
+        .header("Idempotency-Key", &call.idempotency_key)
+        .timeout(budget)
+        .json(call);
     match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             if (200..300).contains(&status) {
-                let output = serde_json::from_str(&body).unwrap_or_else(|_| json!({ "body": body.chars().take(4096).collect::<String>() }));
+                let output = serde_json::from_str(&body).unwrap_or_else(
+                    |_| json!({ "body": body.chars().take(4096).collect::<String>() }),
+                );
                 StepResult::Ok(output)
             } else {
                 let retryable = classify_http_status(status) == ErrorClass::Retryable;
                 let snippet: String = body.chars().take(512).collect();
-                StepResult::Failed { message: format!("HTTP {status} from {url}: {snippet}"), retryable }
+                StepResult::Failed {
+                    message: format!("HTTP {status} from {url}: {snippet}"),
+                    retryable,
+                }
             }
         }
         Err(e) if e.is_timeout() => StepResult::Timeout,
-        Err(e) => StepResult::Failed { message: format!("cannot reach {url}: {e}"), retryable: true },
+        Err(e) => StepResult::Failed {
+            message: format!("cannot reach {url}: {e}"),
+            retryable: true,
+        },
     }
 }
 
@@ -132,9 +229,15 @@ mod tests {
 
     #[test]
     fn allow_list_matches_at_boundaries_only() {
-        assert!(url_has_prefix("http://127.0.0.1:8080/x", "http://127.0.0.1"));
+        assert!(url_has_prefix(
+            "http://127.0.0.1:8080/x",
+            "http://127.0.0.1"
+        ));
         assert!(url_has_prefix("http://localhost/x", "http://localhost"));
-        assert!(!url_has_prefix("http://localhost.evil.example/x", "http://localhost"));
+        assert!(!url_has_prefix(
+            "http://localhost.evil.example/x",
+            "http://localhost"
+        ));
         assert!(!url_has_prefix("http://127.0.0.10/x", "http://127.0.0.1"));
         assert!(!url_has_prefix("http://10.0.0.1/x", "http://127.0.0.1"));
     }

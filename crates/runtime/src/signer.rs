@@ -22,14 +22,21 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("key_name", &self.key_name).field("origin", &self.origin).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("key_name", &self.key_name)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
 impl Signer {
     /// A signer for `origin` with `key` named `key_name` in signed notes.
     pub fn new(key: SigningKey, key_name: &str, origin: &str) -> Self {
-        Signer { key, key_name: key_name.to_string(), origin: origin.to_string() }
+        Signer {
+            key,
+            key_name: key_name.to_string(),
+            origin: origin.to_string(),
+        }
     }
 
     /// A fresh random signing key.
@@ -42,7 +49,9 @@ impl Signer {
     /// The verifier key in signed-note `vkey` form (`name+keyid+base64`), the one thing a third
     /// party needs to check checkpoints and bundles.
     pub fn vkey(&self) -> String {
-        NoteVerifier::new(&self.key_name, self.key.verifying_key()).map(|v| v.to_vkey()).unwrap_or_default()
+        NoteVerifier::new(&self.key_name, self.key.verifying_key())
+            .map(|v| v.to_vkey())
+            .unwrap_or_default()
     }
 
     /// The raw Ed25519 public key, hex.
@@ -66,25 +75,42 @@ impl Signer {
     /// Exports the hypervisor log and the given sessions' logs as a verifiable bundle, with a
     /// consistency proof from the last recorded checkpoint of the hypervisor log when there is
     /// one, and inclusion proofs for the requested entries of the sessions.
-    pub fn export(&self, engine: &Engine, sessions: &[SessionId], prove: &[u64]) -> Result<AuditBundle, EngineError> {
-        let bad = |e: ahv_core::audit::bundle::BundleError| EngineError::Conflict(format!("cannot build bundle: {e}"));
-        let verifier = NoteVerifier::new(&self.key_name, self.key.verifying_key()).map_err(|e| EngineError::Conflict(e.to_string()))?;
+    pub fn export(
+        &self,
+        engine: &Engine,
+        sessions: &[SessionId],
+        prove: &[u64],
+    ) -> Result<AuditBundle, EngineError> {
+        let bad = |e: ahv_core::audit::bundle::BundleError| {
+            EngineError::Conflict(format!("cannot build bundle: {e}"))
+        };
+        let verifier = NoteVerifier::new(&self.key_name, self.key.verifying_key())
+            .map_err(|e| EngineError::Conflict(e.to_string()))?;
         let mut bundle = AuditBundle::new(&self.origin, &verifier).map_err(bad)?;
         let hv = engine.hypervisor_log();
-        bundle.logs.push(self.export_trail(hv, HYPERVISOR_LOG, &[])?);
-        if let Some((_, note)) = engine.signed_checkpoints().last() {
-            if let Ok(c) = ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves()) {
-                bundle.consistency.push(c);
-            }
+        bundle
+            .logs
+            .push(self.export_trail(hv, HYPERVISOR_LOG, &[])?);
+        if let Some((_, note)) = engine.signed_checkpoints().last()
+            && let Ok(c) = ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves())
+        {
+            bundle.consistency.push(c);
         }
         for s in sessions {
             let trail = engine.audit_trail(s)?;
-            bundle.logs.push(self.export_trail(trail, s.as_str(), prove)?);
+            bundle
+                .logs
+                .push(self.export_trail(trail, s.as_str(), prove)?);
         }
         Ok(bundle)
     }
 
-    fn export_trail(&self, trail: &AuditTrail, log_id: &str, prove: &[u64]) -> Result<LogExport, EngineError> {
+    fn export_trail(
+        &self,
+        trail: &AuditTrail,
+        log_id: &str,
+        prove: &[u64],
+    ) -> Result<LogExport, EngineError> {
         if trail.first_held() > 0 {
             return Err(EngineError::Conflict(format!(
                 "log `{log_id}` holds only entries from {} in memory; export from the store",
@@ -93,7 +119,14 @@ impl Signer {
         }
         let entries = trail.entries(0, usize::MAX).into_iter().cloned().collect();
         let prove: Vec<u64> = prove.iter().copied().filter(|i| *i < trail.len()).collect();
-        LogExport::build(&self.origin, log_id, entries, &self.key, &self.key_name, &prove)
-            .map_err(|e| EngineError::Conflict(format!("cannot export `{log_id}`: {e}")))
+        LogExport::build(
+            &self.origin,
+            log_id,
+            entries,
+            &self.key,
+            &self.key_name,
+            &prove,
+        )
+        .map_err(|e| EngineError::Conflict(format!("cannot export `{log_id}`: {e}")))
     }
 }

@@ -691,7 +691,13 @@ impl Engine {
         reason: &str,
         detail: serde_json::Value,
     ) {
-        if let Some(slot) = self.sessions.get_mut(session_id) {
+        // An archived session's log is sealed: its root is committed to the hypervisor log.
+        // Requests against it are still refused and counted, but no longer appended.
+        if let Some(slot) = self
+            .sessions
+            .get_mut(session_id)
+            .filter(|s| s.session.state() != SessionState::Archived)
+        {
             slot.audit.append(
                 ctx.now,
                 Some(session_id),

@@ -153,7 +153,7 @@ impl Engine {
                         .map(|e| e.elevated_ring)
                         .filter(|r| r.at_least(p.ring))
                         .unwrap_or(p.ring),
-                    sigma_raw: p.sigma_raw,
+                    sigma_raw: self.trust.get(&p.agent_did).copied().unwrap_or(p.sigma_raw),
                     sigma_eff: p.sigma_eff,
                     joined_at: iso(p.joined_at),
                     is_active: p.is_active,

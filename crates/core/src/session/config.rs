@@ -48,7 +48,10 @@ pub struct SessionConfig {
     pub max_participants: u32,
     /// Lifetime from creation in seconds, 1..=30 days (default 3600).
     pub max_duration_seconds: u64,
-    /// Lowest σ_eff admitted to the session, whatever the ring (default 0.60).
+    /// Lowest σ_eff admitted to the session, whatever the ring (default 0: everyone is admitted
+    /// and the ring rule alone decides privilege, so low-trust agents land in the sandbox as in
+    /// the reference). The reference's default of 0.60 applied only to non-sandbox agents; here
+    /// the one rule applies to all, so its default had to move to keep sandbox admission.
     pub min_sigma_eff: Score,
     /// Whether the session's deltas are committed to the audit log on termination (default true).
     pub enable_audit: bool,
@@ -60,7 +63,7 @@ impl Default for SessionConfig {
             consistency_mode: ConsistencyMode::Eventual,
             max_participants: 10,
             max_duration_seconds: 3600,
-            min_sigma_eff: Score::clamped(0.60),
+            min_sigma_eff: Score::ZERO,
             enable_audit: true,
         }
     }
@@ -102,7 +105,7 @@ mod tests {
         assert_eq!(c.consistency_mode, ConsistencyMode::Eventual);
         assert_eq!(c.max_participants, 10);
         assert_eq!(c.max_duration_seconds, 3600);
-        assert_eq!(c.min_sigma_eff.get(), 0.60);
+        assert_eq!(c.min_sigma_eff.get(), 0.0);
         assert!(c.enable_audit);
         assert!(c.validate().is_ok());
     }

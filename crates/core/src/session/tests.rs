@@ -267,8 +267,12 @@ fn sigma_below_minimum_is_refused_for_every_ring_unlike_reference() {
 }
 
 #[test]
-fn default_minimum_message_matches_brief() {
-    let mut s = handshaking();
+fn minimum_message_matches_brief() {
+    let mut s = session_with(SessionConfig {
+        min_sigma_eff: Score::clamped(0.60),
+        ..SessionConfig::default()
+    });
+    s.begin_handshake().unwrap();
     assert_eq!(
         join(&mut s, "a", 0.55).unwrap_err().to_string(),
         "σ_eff 0.55 below minimum 0.60"

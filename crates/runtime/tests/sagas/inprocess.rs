@@ -11,8 +11,11 @@ use crate::fixtures::*;
 
 /// Registers executors: `win` succeeds, `lose` fails for good, `undo` succeeds; `flaky` fails
 /// (retryably) twice then succeeds. Every call is recorded as (api, step, key, time).
-fn executors(hv: &Hypervisor) -> Arc<Mutex<Vec<(String, String, String, Timestamp)>>> {
-    let log: Arc<Mutex<Vec<(String, String, String, Timestamp)>>> = Arc::default();
+/// Calls seen by the executors: (api, step, idempotency key, time).
+type CallLog = Arc<Mutex<Vec<(String, String, String, Timestamp)>>>;
+
+fn executors(hv: &Hypervisor) -> CallLog {
+    let log: CallLog = Arc::default();
     let flaky_left = Arc::new(Mutex::new(2u32));
     for name in ["win", "lose", "undo", "flaky"] {
         let log = log.clone();
@@ -21,14 +24,25 @@ fn executors(hv: &Hypervisor) -> Arc<Mutex<Vec<(String, String, String, Timestam
         hv.register_executor(
             name,
             Arc::new(move |call: StepCall| {
-                log.lock().unwrap().push((name.to_string(), call.step_id.to_string(), call.idempotency_key.clone(), hv2.now()));
+                log.lock().unwrap().push((
+                    name.to_string(),
+                    call.step_id.to_string(),
+                    call.idempotency_key,
+                    hv2.now(),
+                ));
                 let result = match name {
-                    "lose" => StepResult::Failed { message: "no".into(), retryable: false },
+                    "lose" => StepResult::Failed {
+                        message: "no".into(),
+                        retryable: false,
+                    },
                     "flaky" => {
                         let mut l = left.lock().unwrap();
                         if *l > 0 {
                             *l -= 1;
-                            StepResult::Failed { message: "busy".into(), retryable: true }
+                            StepResult::Failed {
+                                message: "busy".into(),
+                                retryable: true,
+                            }
                         } else {
                             StepResult::Ok(serde_json::json!({}))
                         }
@@ -90,23 +104,41 @@ async fn fan_out(policy: &str, a: &str, b: &str, c: &str) -> (SagaState, Vec<Str
     let log = executors(&hv);
     let sid = session(&hv, &[("did:mesh:alpha", 0.8)]).await;
     let saga = run_dsl(&hv, &fan_out_yaml(policy, a, b, c), &sid, "").await;
-    let undone: Vec<String> = log.lock().unwrap().iter().filter(|c| c.0 == "undo").map(|c| c.1.clone()).collect();
+    let undone: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.0 == "undo")
+        .map(|c| c.1.clone())
+        .collect();
     (saga_state(&hv, &saga), undone)
 }
 
 #[tokio::test]
 async fn fan_out_all_passes_and_fails_with_compensation_of_winners() {
-    assert_eq!(fan_out("all_must_succeed", "win", "win", "win").await, (SagaState::Completed, vec![]));
+    assert_eq!(
+        fan_out("all_must_succeed", "win", "win", "win").await,
+        (SagaState::Completed, vec![])
+    );
     let (state, mut undone) = fan_out("all_must_succeed", "win", "win", "lose").await;
     assert_eq!(state, SagaState::Compensated);
     let prep = undone.pop().unwrap();
     undone.sort();
-    assert_eq!((undone, prep.as_str()), (vec!["a".to_string(), "b".to_string()], "prep"), "winners undone, then prep");
+    assert_eq!(
+        (undone, prep.as_str()),
+        (vec!["a".to_string(), "b".to_string()], "prep"),
+        "winners undone, then prep"
+    );
 }
 
 #[tokio::test]
 async fn fan_out_majority_passes_and_fails_with_compensation_of_winners() {
-    assert_eq!(fan_out("majority_must_succeed", "win", "win", "lose").await.0, SagaState::Completed);
+    assert_eq!(
+        fan_out("majority_must_succeed", "win", "win", "lose")
+            .await
+            .0,
+        SagaState::Completed
+    );
     let (state, undone) = fan_out("majority_must_succeed", "win", "lose", "lose").await;
     assert_eq!(state, SagaState::Compensated);
     assert_eq!(undone, vec!["a".to_string(), "prep".to_string()]);
@@ -114,7 +146,10 @@ async fn fan_out_majority_passes_and_fails_with_compensation_of_winners() {
 
 #[tokio::test]
 async fn fan_out_any_passes_and_fails() {
-    assert_eq!(fan_out("any_must_succeed", "lose", "lose", "win").await.0, SagaState::Completed);
+    assert_eq!(
+        fan_out("any_must_succeed", "lose", "lose", "win").await.0,
+        SagaState::Completed
+    );
     let (state, undone) = fan_out("any_must_succeed", "lose", "lose", "lose").await;
     assert_eq!(state, SagaState::Compensated);
     assert_eq!(undone, vec!["prep".to_string()]);
@@ -124,7 +159,15 @@ async fn fan_out_any_passes_and_fails() {
 async fn checkpoint_replay_skips_completed_steps() {
     let hv = hv();
     let log = executors(&hv);
-    let sid = session(&hv, &[("did:mesh:alpha", 0.8), ("did:mesh:beta", 0.8), ("did:mesh:gamma", 0.8)]).await;
+    let sid = session(
+        &hv,
+        &[
+            ("did:mesh:alpha", 0.8),
+            ("did:mesh:beta", 0.8),
+            ("did:mesh:gamma", 0.8),
+        ],
+    )
+    .await;
     // s1 and s2 reach their goals and cannot be undone; s3 fails, so the saga escalates and the
     // checkpoints of s1 and s2 stay valid. Re-running the same saga id replays only s3. (The
     // escalation slashes s3's agent, so the second run gives s3 to another agent.)
@@ -149,6 +192,18 @@ steps:
     assert_eq!(saga_state(&hv, &second), SagaState::Completed);
     let ran: Vec<String> = log.lock().unwrap().iter().map(|c| c.1.clone()).collect();
     assert_eq!(ran, vec!["s3".to_string()]);
-    let states = hv.read(|e| e.saga_view(&second).unwrap().steps.iter().map(|s| s.state).collect::<Vec<_>>()).unwrap();
-    assert_eq!(states, vec![StepState::Skipped, StepState::Skipped, StepState::Committed]);
+    let states = hv
+        .read(|e| {
+            e.saga_view(&second)
+                .unwrap()
+                .steps
+                .iter()
+                .map(|s| s.state)
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(
+        states,
+        vec![StepState::Skipped, StepState::Skipped, StepState::Committed]
+    );
 }

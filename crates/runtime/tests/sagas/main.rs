@@ -2,6 +2,9 @@
 //! executors under paused time, compensation, escalation with liability effects, fan-out,
 //! checkpoint replay and the DSL.
 
+// Test helpers outside `#[test]` functions may unwrap and panic: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod fixtures;
 mod http;
 mod inprocess;

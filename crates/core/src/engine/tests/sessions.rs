@@ -57,7 +57,10 @@ fn join_below_the_session_minimum_is_denied_and_audited() {
     let (alice, bob) = (did("alice"), did("bob"));
     let sid = w.session_with(
         &alice,
-        SessionConfig::default(),
+        SessionConfig {
+            min_sigma_eff: crate::score::Score::clamped(0.6),
+            ..SessionConfig::default()
+        },
         IsolationLevel::ReadCommitted,
     );
     let before = w.audit_len(&sid);
@@ -177,8 +180,17 @@ fn actions_need_an_active_session() {
             session_id: sid.clone(),
         },
     );
+    // The archived session's log is sealed: the refusal is returned but not appended.
+    let sealed = w.audit_len(&sid);
     let r = w.read(&sid, &alice, "a.txt");
-    assert_denied(&w, &sid, r, DenyCode::SessionNotActive, "is archived");
+    match r {
+        Err(crate::engine::EngineError::Denied(d)) => {
+            assert_eq!(d.code, DenyCode::SessionNotActive);
+            assert!(d.reason.contains("is archived"), "{}", d.reason);
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    assert_eq!(w.audit_len(&sid), sealed);
     w.assert_replays();
 }
 
