@@ -162,6 +162,9 @@ pub struct BenchArgs {
     /// Divide every iteration count by 10 (smoke runs and tests).
     #[arg(long)]
     pub quick: bool,
+    /// Run only these operations (repeat the flag or separate names with commas).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// `ahv status`.

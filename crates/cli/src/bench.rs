@@ -140,14 +140,38 @@ pub fn iterations_for(bench: &Bench, quick: bool) -> usize {
     }
 }
 
-/// Runs every benchmark in order, calling `progress(index, total, name)` before each.
+/// Whether the reference has a benchmark of this name.
+pub fn is_reference(name: &str) -> bool {
+    ALL.iter().any(|b| b.name == name && b.reference)
+}
+
+/// The benchmarks named in `only` (all when empty), in suite order; an unknown name is an error.
+pub fn select(only: &[String]) -> Result<Vec<&'static Bench>, String> {
+    if let Some(bad) = only
+        .iter()
+        .find(|n| !ALL.iter().any(|b| b.name == n.as_str()))
+    {
+        let names: Vec<&str> = ALL.iter().map(|b| b.name).collect();
+        return Err(format!(
+            "unknown benchmark `{bad}`; known: {}",
+            names.join(", ")
+        ));
+    }
+    Ok(ALL
+        .iter()
+        .filter(|b| only.is_empty() || only.iter().any(|n| n == b.name))
+        .collect())
+}
+
+/// Runs `benches` in order, calling `progress(index, total, name)` before each.
 pub fn run_all(
+    benches: &[&Bench],
     quick: bool,
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<Vec<(&'static str, Stats)>, String> {
-    let mut out = Vec::with_capacity(ALL.len());
-    for (i, bench) in ALL.iter().enumerate() {
-        progress(i, ALL.len(), bench.name);
+    let mut out = Vec::with_capacity(benches.len());
+    for (i, bench) in benches.iter().enumerate() {
+        progress(i, benches.len(), bench.name);
         out.push((bench.name, bench.run(iterations_for(bench, quick))?));
     }
     Ok(out)
@@ -179,6 +203,19 @@ mod tests {
             ]
         );
         assert!(ALL.iter().take(9).all(|b| b.reference));
+    }
+
+    #[test]
+    fn selection_keeps_suite_order_and_refuses_unknown_names() {
+        let picked = select(&["inclusion_proof_1k".into(), "ring_computation".into()]).unwrap();
+        let names: Vec<_> = picked.iter().map(|b| b.name).collect();
+        assert_eq!(names, ["ring_computation", "inclusion_proof_1k"]);
+        assert_eq!(select(&[]).unwrap().len(), ALL.len());
+        assert!(
+            select(&["nope".into()])
+                .unwrap_err()
+                .contains("unknown benchmark `nope`")
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::style::Style;
 /// Runs `ahv bench`.
 pub fn run(a: &BenchArgs, settings: &Settings) -> Result<u8, CliError> {
     let show_progress = std::io::stderr().is_terminal();
-    let results = bench::run_all(a.quick, |i, n, name| {
+    let benches = bench::select(&a.only).map_err(|e| CliError::usage(e, "--only"))?;
+    let results = bench::run_all(&benches, a.quick, |i, n, name| {
         if show_progress {
             out::err_progress(format!("\r\x1b[2K[{}/{n}] {name}…", i + 1));
         }
@@ -73,7 +74,11 @@ fn print_table(style: &Style, results: &[(&str, Stats)], quick: bool) {
         "operation", "mean", "p50", "p99", "ops/s", "iters"
     ));
     for (i, (name, s)) in results.iter().enumerate() {
-        if i == 9 {
+        let prev_ref = i > 0
+            && results
+                .get(i - 1)
+                .is_some_and(|(p, _)| bench::is_reference(p));
+        if prev_ref && !bench::is_reference(name) {
             out::line(format!("  {}", style.dim("-- beyond the reference --")));
         }
         out::line(format!(
