@@ -1,6 +1,7 @@
 //! Runtime-level benchmarks: the same scenarios through the [`Hypervisor`] facade (engine lock,
-//! command log, event bus, saga runner with in-process executors) on a multi-threaded Tokio
-//! runtime with the in-memory command log.
+//! command log, event bus, saga runner with in-process executors) with the in-memory command log,
+//! on a current-thread Tokio runtime: one thread, like the reference's asyncio loop, so that a
+//! step's hand-offs between tasks are measured rather than cross-core wake-ups.
 //!
 //! One long-lived hypervisor serves every iteration: a hypervisor is a service, and its saga
 //! runner task lives as long as it does, so building one per call would measure task leaks. The
@@ -31,7 +32,7 @@ const STEP_API: &str = "bench.step";
 const SAGA_BOUND: Duration = Duration::from_secs(10);
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))

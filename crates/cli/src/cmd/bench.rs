@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::args::BenchArgs;
 use crate::bench::{self, Stats};
@@ -26,29 +26,29 @@ pub fn run(a: &BenchArgs, settings: &Settings) -> Result<u8, CliError> {
         out::err_progress("\r\x1b[2K");
     }
     if a.json {
-        out::line(to_json(&results).to_string());
+        out::line(to_json(&results));
     } else {
         print_table(&Style::detect(settings.no_color), &results, a.quick);
     }
     Ok(0)
 }
 
-/// One JSON object keyed by operation name.
-pub fn to_json(results: &[(&str, Stats)]) -> Value {
-    let mut m = Map::new();
-    for (name, s) in results {
-        m.insert(
-            (*name).to_string(),
-            json!({
+/// One JSON object keyed by operation name, keys in suite order (the reference's nine first).
+pub fn to_json(results: &[(&str, Stats)]) -> String {
+    let fields: Vec<String> = results
+        .iter()
+        .map(|(name, s)| {
+            let v = json!({
                 "mean_ns": round1(s.mean_ns),
                 "p50_ns": round1(s.p50_ns),
                 "p99_ns": s.p99_ns,
                 "ops_per_s": round1(s.ops_per_s),
                 "iterations": s.iterations,
-            }),
-        );
-    }
-    Value::Object(m)
+            });
+            format!("{}:{v}", Value::String((*name).to_string()))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 fn round1(x: f64) -> f64 {
@@ -123,7 +123,12 @@ mod tests {
             ops_per_s: 800_000_000.0,
             iterations: 4,
         };
-        let v = to_json(&[("ring_computation", s)]);
+        let text = to_json(&[("ring_computation", s), ("delta_capture", s)]);
+        assert!(
+            text.find("ring_computation") < text.find("delta_capture"),
+            "suite order kept"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
         let r = &v["ring_computation"];
         for k in ["mean_ns", "p50_ns", "p99_ns", "ops_per_s", "iterations"] {
             assert!(r.get(k).is_some(), "{k}");
