@@ -1,0 +1,26 @@
+//! Subcommands, one file each, and the dispatcher that maps a parsed command to its code.
+
+pub mod audit;
+pub mod bench;
+pub mod demo;
+pub mod saga;
+pub mod stub;
+
+use crate::args::{AuditCommand, Command, SagaCommand};
+use crate::config::Settings;
+use crate::error::CliError;
+
+/// Runs a parsed command; returns the exit code on success (0, or 1 when a check failed and the
+/// command already reported why).
+pub fn dispatch(command: Command, settings: &Settings) -> Result<u8, CliError> {
+    match command {
+        Command::Serve(_) => stub::unavailable("ahv serve"),
+        Command::Status(_) => stub::unavailable("ahv status"),
+        Command::Audit(AuditCommand::Export(_)) => stub::unavailable("ahv audit export"),
+        Command::Saga(SagaCommand::Run(_)) => stub::unavailable("ahv saga run"),
+        Command::Audit(AuditCommand::Verify(a)) => audit::verify(&a, settings),
+        Command::Saga(SagaCommand::Validate(a)) => saga::validate(&a),
+        Command::Bench(a) => bench::run(&a, settings),
+        Command::Demo(a) => demo::run(&a, settings),
+    }
+}

@@ -1,0 +1,108 @@
+//! Helpers: run `ahv`, inspect its output, and share one exported demo bundle.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Runs `ahv` with `args`, no configuration from the environment, colour off.
+pub(crate) fn ahv(args: &[&str]) -> Output {
+    ahv_in(args, None)
+}
+
+/// As [`ahv`], in directory `dir`.
+pub(crate) fn ahv_in(args: &[&str], dir: Option<&Path>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ahv"));
+    c.args(args);
+    for k in [
+        "AHV_CONFIG",
+        "AHV_NO_COLOR",
+        "AHV_SERVER",
+        "AHV_LISTEN",
+        "AHV_DATA_DIR",
+        "AHV_AUDIT_KEY",
+        "NO_COLOR",
+    ] {
+        c.env_remove(k);
+    }
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.output().expect("ahv runs")
+}
+
+/// Stdout as text.
+pub(crate) fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub(crate) fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The exit code.
+pub(crate) fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+/// Asserts a failure printed exactly one line `error: … (…)` on stderr, no panic, and returns it.
+pub(crate) fn one_line_error(o: &Output, want_code: i32) -> String {
+    let err = stderr(o);
+    assert_eq!(
+        code(o),
+        want_code,
+        "exit code; stderr: {err}; stdout: {}",
+        stdout(o)
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(!err.contains("backtrace"), "backtrace: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    let line = lines[0];
+    assert!(line.starts_with("error: "), "{line}");
+    assert!(
+        line.ends_with(')') && line.contains(" ("),
+        "`error: <what> (<where>)` expected: {line}"
+    );
+    line.to_string()
+}
+
+/// A scratch directory that lives for the whole test run.
+pub(crate) fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+}
+
+/// The JSON events of one `ahv demo --json --export-bundle` run, shared by the tests.
+pub(crate) fn demo_run() -> &'static (Vec<Value>, PathBuf) {
+    static RUN: OnceLock<(Vec<Value>, PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let bundle = scratch().join("demo-bundle.json");
+        let p = bundle.to_str().expect("utf-8 path");
+        let o = ahv(&["demo", "--json", "--export-bundle", p]);
+        assert_eq!(code(&o), 0, "demo failed: {}\n{}", stderr(&o), stdout(&o));
+        let events = stdout(&o)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
+            })
+            .collect();
+        (events, bundle)
+    })
+}
+
+/// The exported demo bundle as JSON.
+pub(crate) fn bundle_json() -> Value {
+    let text = std::fs::read_to_string(&demo_run().1).expect("bundle written");
+    serde_json::from_str(&text).expect("bundle is JSON")
+}
+
+/// Writes `v` to a new file in the scratch directory and returns its path.
+pub(crate) fn write_json(name: &str, v: &Value) -> String {
+    let path = scratch().join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(v).expect("encode")).expect("write");
+    path.to_str().expect("utf-8").to_string()
+}
