@@ -70,10 +70,9 @@ pub(crate) fn check(
         }
         0
     };
-    if strict {
-        if let Some(t) = tables.iter().find(|t| !TABLES.contains(&t.as_str())) {
-            return Err(foreign(format!("it has an unexpected table `{t}`")));
-        }
+    let unknown = tables.iter().find(|t| !TABLES.contains(&t.as_str()));
+    if let (true, Some(t)) = (strict, unknown) {
+        return Err(foreign(format!("it has an unexpected table `{t}`")));
     }
     Ok(current)
 }

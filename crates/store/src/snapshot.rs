@@ -2,9 +2,9 @@
 //!
 //! A snapshot is saved only once every command it reflects is durable (otherwise it could
 //! contain a change that was never acknowledged and whose write then failed). Compaction runs
-//! only after the snapshot row is committed, and deletes only the commands *before* the oldest
-//! snapshot kept, so recovery can always fall back to that older snapshot and still read the
-//! time of the last command.
+//! only after the snapshot row is committed, only once `snapshots_kept` snapshots exist, and
+//! deletes only the commands *before* the oldest snapshot kept, so recovery can always fall back
+//! to that older snapshot and still read the time of the last command.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,7 +43,10 @@ impl Store {
             .db
             .save_snapshot(pos, bytes, now_ms(), keep)
             .await?;
-        if self.inner.options.compact && oldest > 1 {
+        // Compact only once `keep` snapshots exist, so an unreadable newest snapshot always has
+        // an older one (or the whole log) to fall back to.
+        let kept = self.inner.db.snapshot_positions().await?.len();
+        if self.inner.options.compact && kept >= keep && oldest > 1 {
             self.inner.db.delete_commands_through(oldest - 1).await?;
         }
         tracing::debug!(pos, bytes = bytes.len(), "snapshot saved");
