@@ -40,6 +40,11 @@ impl Factory {
             Kind::Sqlite => f.dir = Some(tempfile::tempdir().unwrap()),
             Kind::Postgres => {
                 let Ok(base) = std::env::var("AHV_TEST_POSTGRES_URL") else {
+                    // CI sets AHV_REQUIRE_POSTGRES=1 so a missing server fails loudly.
+                    assert!(
+                        std::env::var("AHV_REQUIRE_POSTGRES").is_err(),
+                        "AHV_REQUIRE_POSTGRES is set but AHV_TEST_POSTGRES_URL is not"
+                    );
                     eprintln!(
                         "SKIPPED: AHV_TEST_POSTGRES_URL is not set, so the PostgreSQL conformance tests do not run"
                     );
