@@ -1,0 +1,249 @@
+//! The PostgreSQL backend: the same tables as SQLite (BIGINT, JSONB, BYTEA) in the connection's
+//! current schema, chosen by a `postgres://` URL.
+//!
+//! A commit returns once PostgreSQL has made it durable (its default `synchronous_commit=on`).
+//! Migrations run under a transaction-scoped advisory lock, so several servers starting at once
+//! on one database migrate it exactly once.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use crate::batch::{Entry, EventRow, from_db, prune_below, to_db};
+use crate::err::{Result, StoreError, one_line};
+use crate::location::redact;
+use crate::schema;
+
+/// Advisory lock key taken while migrating (`ahv` schema lock).
+const MIGRATION_LOCK: i64 = 0x6168_765f_7363_6865;
+
+/// Rows per multi-row INSERT (3 parameters each, well under PostgreSQL's 65 535).
+const CHUNK: usize = 1_000;
+
+/// An open PostgreSQL pool.
+#[derive(Debug)]
+pub(crate) struct PgDb {
+    pub(crate) pool: PgPool,
+}
+
+impl PgDb {
+    /// Connects to `url` and brings the schema up to date.
+    pub(crate) async fn open(url: &str) -> Result<PgDb> {
+        let what = redact(url);
+        let opts: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| StoreError::Connect {
+            what: what.clone(),
+            reason: one_line(&e.to_string()),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Connect {
+                what: what.clone(),
+                reason: one_line(&e.to_string()),
+            })?;
+        let db = PgDb { pool };
+        db.migrate(&what).await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self, what: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let tables: Vec<String> = sqlx::query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+        let version = if tables.iter().any(|t| t == "schema_version") {
+            sqlx::query("SELECT MAX(version)::bigint FROM schema_version")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<Option<i64>, _>(0)?
+        } else {
+            None
+        };
+        let current = schema::check(what, &tables, version, false)?;
+        for m in schema::POSTGRES.iter().filter(|m| m.version > current) {
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM schema_version")
+                .execute(&mut *tx)
+                .await?;
+            let v = i32::try_from(m.version)
+                .map_err(|_| StoreError::Encode("schema version".into()))?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version = m.version, db = what, "applied schema migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn write_batch(&self, batch: &[Entry], retention: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.chunks(CHUNK) {
+            let rows = chunk
+                .iter()
+                .map(|e| Ok((to_db(e.pos)?, e)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO commands (pos, at_ms, entry) ");
+            q.push_values(rows, |mut b, (pos, e)| {
+                b.push_bind(pos)
+                    .push_bind(e.at_ms)
+                    .push_bind(e.json.as_str())
+                    .push_unseparated("::jsonb");
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let events: Vec<&EventRow> = batch.iter().flat_map(|e| e.events.iter()).collect();
+        for chunk in events.chunks(CHUNK) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((to_db(r.seq)?, *r)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO events (seq, at_ms, json) ");
+            q.push_values(rows, |mut b, (seq, r)| {
+                b.push_bind(seq)
+                    .push_bind(r.at_ms)
+                    .push_bind(r.json.as_str())
+                    .push_unseparated("::jsonb");
+            });
+            q.push(" ON CONFLICT (seq) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json");
+            q.build().execute(&mut *tx).await?;
+        }
+        if let Some(keep_from) = prune_below(batch, retention) {
+            sqlx::query("DELETE FROM events WHERE seq < $1")
+                .bind(to_db(keep_from)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn snapshot_positions(&self) -> Result<Vec<u64>> {
+        let rows = sqlx::query("SELECT pos FROM snapshots ORDER BY pos DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| from_db(r.try_get(0)?)).collect()
+    }
+
+    pub(crate) async fn snapshot(&self, pos: u64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT engine FROM snapshots WHERE pos = $1")
+            .bind(to_db(pos)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?)
+    }
+
+    pub(crate) async fn commands_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT pos, entry::text FROM commands WHERE pos > $1 ORDER BY pos LIMIT $2",
+        )
+        .bind(to_db(after)?)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((from_db(r.try_get(0)?)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    pub(crate) async fn last_command_pos(&self) -> Result<u64> {
+        let row = sqlx::query("SELECT MAX(pos) FROM commands")
+            .fetch_one(&self.pool)
+            .await?;
+        from_db(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+    }
+
+    pub(crate) async fn events(&self) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query("SELECT seq, json::text FROM events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((from_db(r.try_get(0)?)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    pub(crate) async fn save_snapshot(
+        &self,
+        pos: u64,
+        bytes: &[u8],
+        now_ms: i64,
+        keep: usize,
+    ) -> Result<u64> {
+        let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO snapshots (pos, engine, created_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (pos) DO UPDATE SET engine = excluded.engine, created_at_ms = excluded.created_at_ms",
+        )
+        .bind(to_db(pos)?)
+        .bind(bytes)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM snapshots WHERE pos NOT IN (SELECT pos FROM snapshots ORDER BY pos DESC LIMIT $1)")
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        let oldest: Option<i64> = sqlx::query("SELECT MIN(pos) FROM snapshots")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        oldest.map_or(Ok(pos), from_db)
+    }
+
+    pub(crate) async fn delete_commands_through(&self, pos: u64) -> Result<()> {
+        sqlx::query("DELETE FROM commands WHERE pos <= $1")
+            .bind(to_db(pos)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT MAX(version)::bigint FROM schema_version")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
