@@ -64,9 +64,13 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080.
     #[arg(long, env = "AHV_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Data directory of the embedded store.
+    /// Data directory: the embedded SQLite store, the signing key and the admin token
+    /// (default ./ahv-data).
     #[arg(long, env = "AHV_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A `postgres://` URL to keep state in PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "AHV_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 /// `ahv demo`.

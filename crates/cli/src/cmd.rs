@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod saga;
+pub mod serve;
 pub mod stub;
 
 use crate::args::{AuditCommand, Command, SagaCommand};
@@ -14,7 +15,7 @@ use crate::error::CliError;
 /// command already reported why).
 pub fn dispatch(command: Command, settings: &Settings) -> Result<u8, CliError> {
     match command {
-        Command::Serve(_) => stub::unavailable("ahv serve"),
+        Command::Serve(a) => serve::run(&a, settings),
         Command::Status(_) => stub::unavailable("ahv status"),
         Command::Audit(AuditCommand::Export(_)) => stub::unavailable("ahv audit export"),
         Command::Saga(SagaCommand::Run(_)) => stub::unavailable("ahv saga run"),
