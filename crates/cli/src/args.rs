@@ -39,7 +39,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server with its embedded store (not yet available in this build).
+    /// Run the HTTP server with its embedded store.
     Serve(ServeArgs),
     /// Run a scripted multi-agent scenario on an embedded hypervisor and narrate it.
     #[command(
@@ -54,7 +54,7 @@ pub enum Command {
     Saga(SagaCommand),
     /// Run the benchmark suite (same operations as the reference's bench_hypervisor.py).
     Bench(BenchArgs),
-    /// Short overview of a running server (not yet available in this build).
+    /// Short overview of a running server.
     Status(StatusArgs),
 }
 
@@ -97,7 +97,7 @@ pub enum AuditCommand {
 Exit codes: 0 the bundle verifies; 1 it does not (the first bad item is named);
 2 the file cannot be read, is not JSON, is truncated, or is not a bundle.")]
     Verify(VerifyArgs),
-    /// Fetch an audit bundle from a running server (not yet available in this build).
+    /// Fetch an audit bundle from a running server.
     Export(ExportArgs),
 }
 
@@ -116,6 +116,9 @@ pub struct VerifyArgs {
 /// `ahv audit export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// Bearer token (admin or agent); defaults to `AHV_ADMIN_TOKEN`.
+    #[arg(long, env = "AHV_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Base URL of the server.
     #[arg(long, env = "AHV_SERVER", value_name = "URL")]
     pub server: Option<String>,
@@ -133,7 +136,7 @@ pub enum SagaCommand {
     /// Check a saga definition and print `FILE:line:column: message` for each problem.
     #[command(after_long_help = "Exit codes: 0 valid; 1 invalid; 2 the file cannot be read.")]
     Validate(ValidateArgs),
-    /// Submit a saga to a server and follow it live (not yet available in this build).
+    /// Submit a saga to a server and follow it live until it completes or compensates.
     Run(RunArgs),
 }
 
@@ -148,6 +151,9 @@ pub struct ValidateArgs {
 /// `ahv saga run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Bearer token (admin or agent); defaults to `AHV_ADMIN_TOKEN`.
+    #[arg(long, env = "AHV_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// The saga definition (YAML or JSON).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -174,6 +180,9 @@ pub struct BenchArgs {
 /// `ahv status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Bearer token (admin or agent); defaults to `AHV_ADMIN_TOKEN`.
+    #[arg(long, env = "AHV_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Base URL of the server.
     #[arg(long, env = "AHV_SERVER", value_name = "URL")]
     pub server: Option<String>,

@@ -3,9 +3,9 @@
 pub mod audit;
 pub mod bench;
 pub mod demo;
+pub mod remote;
 pub mod saga;
 pub mod serve;
-pub mod stub;
 
 use crate::args::{AuditCommand, Command, SagaCommand};
 use crate::config::Settings;
@@ -16,9 +16,9 @@ use crate::error::CliError;
 pub fn dispatch(command: Command, settings: &Settings) -> Result<u8, CliError> {
     match command {
         Command::Serve(a) => serve::run(&a, settings),
-        Command::Status(_) => stub::unavailable("ahv status"),
-        Command::Audit(AuditCommand::Export(_)) => stub::unavailable("ahv audit export"),
-        Command::Saga(SagaCommand::Run(_)) => stub::unavailable("ahv saga run"),
+        Command::Status(a) => remote::status(&a, settings),
+        Command::Audit(AuditCommand::Export(a)) => remote::export(&a, settings),
+        Command::Saga(SagaCommand::Run(a)) => remote::run_saga(&a, settings),
         Command::Audit(AuditCommand::Verify(a)) => audit::verify(&a, settings),
         Command::Saga(SagaCommand::Validate(a)) => saga::validate(&a),
         Command::Bench(a) => bench::run(&a, settings),

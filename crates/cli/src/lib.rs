@@ -1,9 +1,9 @@
 //! # ahv-cli — the `ahv` command
 //!
-//! One binary for the Agent Hypervisor: `demo` (a narrated multi-agent scenario on an embedded
-//! hypervisor), `audit verify` (offline bundle verification), `saga validate`, `bench` (the
-//! reference's benchmarks, same names and definitions), and stubs for `serve`, `saga run`,
-//! `status` and `audit export`, which arrive with the server.
+//! One binary for the Agent Hypervisor: `serve` (the HTTP server with its durable store),
+//! `demo` (a narrated multi-agent scenario on an embedded hypervisor), `audit verify` (offline
+//! bundle verification) and `audit export`, `saga validate` and `saga run`, `status`, and
+//! `bench` (the reference's benchmarks, same names and definitions).
 //!
 //! [`run`] parses arguments, merges configuration ([`config`]), runs the command and maps its
 //! outcome to an exit code: 0 ok, 1 a check failed, 2 usage or I/O error. Errors print as one

@@ -28,23 +28,40 @@ const META_TOKEN_SECRET: &str = "auth.token_secret";
 
 /// Runs the server until a shutdown signal.
 pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
-    let listen = settings.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|_| CliError::usage(format!("`{listen}` is not an address like 127.0.0.1:8080"), "--listen"))?;
-    let data_dir = settings.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let listen = settings
+        .listen
+        .clone()
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        CliError::usage(
+            format!("`{listen}` is not an address like 127.0.0.1:8080"),
+            "--listen",
+        )
+    })?;
+    let data_dir = settings
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}"), "ahv serve"))?;
+        .map_err(|e| {
+            CliError::usage(format!("cannot start the async runtime: {e}"), "ahv serve")
+        })?;
     rt.block_on(serve(addr, &data_dir, args.database_url.as_deref()))
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) -> Result<u8, CliError> {
+async fn serve(
+    addr: SocketAddr,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<u8, CliError> {
     init_tracing();
     prepare_data_dir(data_dir)?;
     let location = match database_url {
-        Some(url) => Location::parse(url).map_err(|e| CliError::usage(e.to_string(), "--database-url"))?,
+        Some(url) => {
+            Location::parse(url).map_err(|e| CliError::usage(e.to_string(), "--database-url"))?
+        }
         None => Location::dir(data_dir),
     };
     let store = Store::open(&location, StoreOptions::default())
@@ -61,11 +78,22 @@ async fn serve(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) ->
     if let Some(at) = report.last_at {
         clock = clock.not_before(at);
     }
-    let hv = Hypervisor::new(recovered.engine, recovered.log, Arc::new(clock), key, RuntimeConfig::default());
+    let hv = Hypervisor::new(
+        recovered.engine,
+        recovered.log,
+        Arc::new(clock),
+        key,
+        RuntimeConfig::default(),
+    );
     hv.bus().restore(recovered.events);
     let resumed = hv.resume_sagas().unwrap_or(0);
     let background = hv.start_background();
-    let snapshots = tokio::spawn(ahv_store::snapshot_every(hv.clone(), store.clone(), Duration::from_secs(30), 1_000));
+    let snapshots = tokio::spawn(ahv_store::snapshot_every(
+        hv.clone(),
+        store.clone(),
+        Duration::from_secs(30),
+        1_000,
+    ));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| CliError::usage(format!("cannot listen: {e}"), addr.to_string()))?;
@@ -75,7 +103,11 @@ async fn serve(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) ->
     println!("  dashboard        http://{local}/");
     println!("  API docs         http://{local}/docs");
     println!("  data directory   {}", data_dir.display());
-    println!("  store            {} ({})", store.kind(), location.describe());
+    println!(
+        "  store            {} ({})",
+        store.kind(),
+        location.describe()
+    );
     println!(
         "  recovered        {} commands replayed after snapshot {:?}; {} saga calls resumed",
         report.replayed, report.snapshot_pos, resumed
@@ -83,11 +115,21 @@ async fn serve(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) ->
     match new_token {
         Some(t) => {
             println!("  admin token      {t}");
-            println!("                   (printed once; also in {} with mode 0600)", data_dir.join("admin-token").display());
+            println!(
+                "                   (printed once; also in {} with mode 0600)",
+                data_dir.join("admin-token").display()
+            );
         }
-        None => println!("  admin token      from AHV_ADMIN_TOKEN or {}", data_dir.join("admin-token").display()),
+        None => println!(
+            "  admin token      from AHV_ADMIN_TOKEN or {}",
+            data_dir.join("admin-token").display()
+        ),
     }
-    let state = AppState::new(hv.clone(), Arc::new(Auth::new(auth)), ServerConfig::default());
+    let state = AppState::new(
+        hv.clone(),
+        Arc::new(Auth::new(auth)),
+        ServerConfig::default(),
+    );
     let result = ahv_server::serve(listener, state, shutdown_signal()).await;
     background.abort();
     snapshots.abort();
@@ -104,12 +146,20 @@ async fn serve(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) ->
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Creates the data directory (mode 0700) and checks it is writable, with a clear message.
 fn prepare_data_dir(dir: &Path) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| CliError::usage(format!("cannot create the data directory: {e}"), dir.display().to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::usage(
+            format!("cannot create the data directory: {e}"),
+            dir.display().to_string(),
+        )
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -117,7 +167,10 @@ fn prepare_data_dir(dir: &Path) -> Result<(), CliError> {
     }
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(|e| {
-        CliError::usage(format!("the data directory is not writable ({e}); choose another with --data-dir"), dir.display().to_string())
+        CliError::usage(
+            format!("the data directory is not writable ({e}); choose another with --data-dir"),
+            dir.display().to_string(),
+        )
     })?;
     let _ = std::fs::remove_file(probe);
     Ok(())
@@ -133,8 +186,18 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         opts.mode(0o600);
     }
     use std::io::Write;
-    let mut f = opts.open(path).map_err(|e| CliError::usage(format!("cannot write secret: {e}"), path.display().to_string()))?;
-    f.write_all(bytes).map_err(|e| CliError::usage(format!("cannot write secret: {e}"), path.display().to_string()))
+    let mut f = opts.open(path).map_err(|e| {
+        CliError::usage(
+            format!("cannot write secret: {e}"),
+            path.display().to_string(),
+        )
+    })?;
+    f.write_all(bytes).map_err(|e| {
+        CliError::usage(
+            format!("cannot write secret: {e}"),
+            path.display().to_string(),
+        )
+    })
 }
 
 /// The checkpoint signing key: `DATA_DIR/signing-key` (hex seed, mode 0600), created on first
@@ -143,8 +206,12 @@ fn signing_key(dir: &Path) -> Result<SigningKey, CliError> {
     let path = dir.join("signing-key");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let bytes = hex::decode(text.trim()).map_err(|_| CliError::usage("signing key is not hex", path.display().to_string()))?;
-            let seed: [u8; 32] = bytes.try_into().map_err(|_| CliError::usage("signing key must be 32 bytes", path.display().to_string()))?;
+            let bytes = hex::decode(text.trim()).map_err(|_| {
+                CliError::usage("signing key is not hex", path.display().to_string())
+            })?;
+            let seed: [u8; 32] = bytes.try_into().map_err(|_| {
+                CliError::usage("signing key must be 32 bytes", path.display().to_string())
+            })?;
             Ok(SigningKey::from_bytes(&seed))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -152,13 +219,17 @@ fn signing_key(dir: &Path) -> Result<SigningKey, CliError> {
             write_secret(&path, hex::encode(key.to_bytes()).as_bytes())?;
             Ok(key)
         }
-        Err(e) => Err(CliError::usage(format!("cannot read signing key: {e}"), path.display().to_string())),
+        Err(e) => Err(CliError::usage(
+            format!("cannot read signing key: {e}"),
+            path.display().to_string(),
+        )),
     }
 }
 
 fn random32() -> Result<[u8; 32], CliError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| CliError::usage(format!("no entropy: {e}"), "ahv serve"))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| CliError::usage(format!("no entropy: {e}"), "ahv serve"))?;
     Ok(b)
 }
 
@@ -171,33 +242,62 @@ fn hex32(s: &str) -> Option<[u8; 32]> {
 /// and returned so it is printed once. The database keeps only its SHA-256.
 async fn auth_config(store: &Store, dir: &Path) -> Result<(AuthConfig, Option<String>), CliError> {
     let meta_err = |e: ahv_store::StoreError| CliError::usage(e.to_string(), "store metadata");
-    let secret = match store.get_meta(META_TOKEN_SECRET).await.map_err(meta_err)?.as_deref().and_then(hex32) {
+    let secret = match store
+        .get_meta(META_TOKEN_SECRET)
+        .await
+        .map_err(meta_err)?
+        .as_deref()
+        .and_then(hex32)
+    {
         Some(s) => s,
         None => {
             let s = random32()?;
-            store.set_meta(META_TOKEN_SECRET, &hex::encode(s)).await.map_err(meta_err)?;
+            store
+                .set_meta(META_TOKEN_SECRET, &hex::encode(s))
+                .await
+                .map_err(meta_err)?;
             s
         }
     };
-    let from_env = std::env::var("AHV_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let from_env = std::env::var("AHV_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     let (hash, printed) = match from_env {
         Some(t) => {
             let h: [u8; 32] = Sha256::digest(t.as_bytes()).into();
-            store.set_meta(META_ADMIN_HASH, &hex::encode(h)).await.map_err(meta_err)?;
+            store
+                .set_meta(META_ADMIN_HASH, &hex::encode(h))
+                .await
+                .map_err(meta_err)?;
             (h, None)
         }
-        None => match store.get_meta(META_ADMIN_HASH).await.map_err(meta_err)?.as_deref().and_then(hex32) {
+        None => match store
+            .get_meta(META_ADMIN_HASH)
+            .await
+            .map_err(meta_err)?
+            .as_deref()
+            .and_then(hex32)
+        {
             Some(h) => (h, None),
             None => {
                 let token = format!("ahv_admin_{}", hex::encode(random32()?));
                 write_secret(&dir.join("admin-token"), token.as_bytes())?;
                 let h: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-                store.set_meta(META_ADMIN_HASH, &hex::encode(h)).await.map_err(meta_err)?;
+                store
+                    .set_meta(META_ADMIN_HASH, &hex::encode(h))
+                    .await
+                    .map_err(meta_err)?;
                 (h, Some(token))
             }
         },
     };
-    Ok((AuthConfig { admin_token_sha256: hash, token_secret: secret }, printed))
+    Ok((
+        AuthConfig {
+            admin_token_sha256: hash,
+            token_secret: secret,
+        },
+        printed,
+    ))
 }
 
 async fn shutdown_signal() {

@@ -41,16 +41,31 @@ fn help_works_on_every_subcommand() {
 }
 
 #[test]
-fn server_commands_are_stubs_for_now() {
+fn a_server_that_is_down_is_one_line_with_the_url() {
+    let down = "http://127.0.0.1:9";
     for args in [
-        vec!["serve"],
-        vec!["status"],
-        vec!["saga", "run", "x.yaml"],
-        vec!["audit", "export"],
+        vec!["status", "--server", down],
+        vec![
+            "audit",
+            "export",
+            "--server",
+            down,
+            "--session",
+            "session:1",
+        ],
     ] {
         let line = one_line_error(&ahv(&args), 2);
-        assert!(line.contains("not yet available"), "{line}");
+        assert!(line.contains("cannot reach the server"), "{line}");
+        assert!(line.contains("127.0.0.1:9"), "{line}");
     }
+    let line = one_line_error(&ahv(&["saga", "run", "missing.yaml", "--server", down]), 2);
+    assert!(line.contains("cannot read"), "{line}");
+}
+
+#[test]
+fn serve_refuses_a_bad_listen_address() {
+    let line = one_line_error(&ahv(&["serve", "--listen", "nonsense"]), 2);
+    assert!(line.contains("is not an address"), "{line}");
 }
 
 #[test]
