@@ -49,6 +49,13 @@ export function clear(el) {
   return el;
 }
 
+/** Replaces the children of `el` (null/false children are skipped, unlike Element.append). */
+export function fill(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
 export function fmtNum(x, digits = 0) {
   if (x === null || x === undefined || Number.isNaN(x)) return '–';
   return Number(x).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -141,7 +148,7 @@ export function link(href, text, attrs = {}) {
 }
 
 export function notFound(root, what, id) {
-  clear(root).appendChild(h('div', { class: 'notfound', 'data-testid': 'not-found' },
+  fill(root, h('div', { class: 'notfound', 'data-testid': 'not-found' },
     h('div', { class: 'big' }, '404'),
     h('h1', { style: null }, `${what} not found`),
     h('p', { class: 'muted break' }, `No ${what.toLowerCase()} with id “${id}” exists (it may have been archived and evicted).`),

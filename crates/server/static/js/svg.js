@@ -7,8 +7,8 @@ const PALETTE = ['var(--accent)', 'var(--ok)', 'var(--warn)', 'var(--bad)', 'var
 
 /** Horizontal bars: data = [{label, value, color?}]. */
 export function barChart(data, opts = {}) {
-  const w = opts.width || 460;
-  const barH = 22; const gap = 8; const labelW = opts.labelWidth || 130; const pad = 6;
+  const w = opts.width || 560;
+  const barH = 20; const gap = 8; const labelW = opts.labelWidth || 120; const pad = 6;
   const hgt = Math.max(1, data.length) * (barH + gap) + pad;
   const max = Math.max(1, ...data.map((d) => d.value));
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': opts.title || 'bar chart', 'data-chart': opts.id });
@@ -24,7 +24,7 @@ export function barChart(data, opts = {}) {
     svg.appendChild(s('rect', { x: labelW, y, width: room, height: barH, rx: 4, class: 'bg' }));
     svg.appendChild(s('rect', { x: labelW, y, width: bw, height: barH, rx: 4, fill: d.color || PALETTE[k % PALETTE.length] },
       s('title', {}, `${d.label}: ${d.value}`)));
-    svg.appendChild(s('text', { x: labelW + bw + 6, y: y + barH / 2 + 4, 'data-bar': d.key ?? d.label }, fmtNum(d.value)));
+    svg.appendChild(s('text', { x: labelW + bw + 6, y: y + barH / 2 + 4, 'data-bar': d.key ?? d.label }, fmtNum(d.value, opts.digits || 0)));
   });
   return svg;
 }
@@ -60,8 +60,8 @@ export function legend(items) {
  * Parallel edges between the same pair are merged by the caller.
  */
 export function circleGraph(nodes, edges, opts = {}) {
-  const w = opts.width || 640; const hgt = opts.height || 460;
-  const cx = w / 2; const cy = hgt / 2; const R = Math.min(w, hgt) / 2 - 70;
+  const w = opts.width || 760; const hgt = opts.height || 440;
+  const cx = w / 2; const cy = hgt / 2; const R = Math.min(w, hgt) / 2 - 50;
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': opts.title || 'graph', 'data-chart': opts.id });
   const defs = s('defs', {},
     s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
@@ -99,7 +99,7 @@ export function circleGraph(nodes, edges, opts = {}) {
     const right = Math.cos(p.a) >= 0;
     const g = s('g', { class: `node ${n.slashed ? 'slashed' : ''}`, 'data-node': n.id });
     g.appendChild(s('circle', { cx: p.x, cy: p.y, r: nodeR, fill: n.color || 'var(--accent)' }, s('title', {}, n.title || n.id)));
-    const label = n.label.length > 34 ? `${n.label.slice(0, 33)}…` : n.label;
+    const label = n.label.length > 26 ? `${n.label.slice(0, 25)}…` : n.label;
     g.appendChild(s('text', { x: p.x + (right ? 14 : -14), y: p.y + 4, 'text-anchor': right ? 'start' : 'end' }, label));
     svg.appendChild(g);
   }

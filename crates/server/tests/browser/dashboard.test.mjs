@@ -176,6 +176,17 @@ test('data is created through the API', async () => {
     await Promise.all(batch.map((x, i) => ok('POST', `/api/v1/sessions/${x.session_id}/join`, { agent_did: `did:mesh:bulk${k + i}`, sigma_raw: 0.65 })));
   }
   ctx.bulk = ids;
+  // Activity in the bulk sessions: enough events (≥ 10,000 with 1,000 sessions) to show the
+  // pages stay responsive.
+  for (let k = 0; k < ids.length; k += 100) {
+    await Promise.all(ids.slice(k, k + 100).map(async (sid, i) => {
+      await ok('POST', `/api/v1/sessions/${sid}/activate`);
+      for (let n = 0; n < 7; n++) await ok('PUT', `/api/v1/sessions/${sid}/vfs/file`, { agent_did: `did:mesh:bulk${k + i}`, path: `/work/${n}.txt`, content: `v${n}` });
+    }));
+  }
+  const evs = await ok('GET', '/api/v1/events/stats');
+  if (SESSIONS >= 1000) assert.ok(evs.total_events >= 10_000, `events: ${evs.total_events}`);
+  ctx.events = evs.total_events;
   for (const sid of ids.slice(0, 3)) { await ok('POST', `/api/v1/sessions/${sid}/terminate`); await sleep(1300); }
 });
 
@@ -241,7 +252,13 @@ test('overview numbers match the API', async () => {
   }
   await page.getByTestId('denials').locator('tbody tr').first().waitFor();
   assert.match(await page.getByTestId('denials').textContent(), /sigma_insufficient|ring/i);
-  await sleep(4500); // a few rate readings
+  // Decisions while the page watches, so the rate chart has something to draw.
+  for (let k = 0; k < 6; k++) {
+    await Promise.all(ctx.bulk.slice(k * 20, k * 20 + 20).map((sid, i) => call('PUT', `/api/v1/sessions/${sid}/vfs/file`, { agent_did: `did:mesh:bulk${k * 20 + i}`, path: '/rate.txt', content: String(k) })));
+    await call('PUT', `/api/v1/sessions/${ctx.sid}/vfs/file`, { agent_did: 'did:mesh:carol', path: '/denied.md', content: 'x' });
+    await sleep(800);
+  }
+  await sleep(2100);
   await shot('overview');
 });
 

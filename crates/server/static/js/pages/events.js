@@ -1,4 +1,4 @@
-import { h, clear, fmtTime, fmtNum, link, badge, panel } from '../dom.js';
+import { h, clear, fmtTime, fmtNum, link, badge, panel, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 
 /** Every event type the server publishes (SSE sends each as a named event). */
@@ -43,7 +43,7 @@ export default async function render(root, _params, ctx) {
     if (paused) return;
     pending = 0;
     const shown = events.slice(-SHOW).reverse();
-    clear(tbody).append(...shown.map(row));
+    fill(tbody, ...shown.map(row));
     count.textContent = `${fmtNum(events.length)} events held, newest ${Math.min(SHOW, events.length)} shown`;
   }
   function add(e) {

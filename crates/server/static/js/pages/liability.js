@@ -1,4 +1,4 @@
-import { h, clear, table, fmtTime, fmtSigma, fmtNum, link, badge, panel } from '../dom.js';
+import { h, clear, table, fmtTime, fmtSigma, fmtNum, link, badge, panel, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { barChart, circleGraph, legend } from '../svg.js';
 
@@ -32,12 +32,12 @@ export default async function render(root, _params, ctx) {
         color: rec === 'deny' ? 'var(--bad)' : rec === 'probation' ? 'var(--warn)' : 'var(--accent)' };
     });
     const edges = [...pairs.values()].map((e) => ({ ...e, label: e.active ? e.amount.toFixed(3) : 'released', weight: e.amount * 10 }));
-    clear(graph).append(h('h2', {}, `Vouching graph (${nodes.length} agents, ${d.vouches.filter((v) => v.is_active).length} active bonds)`),
+    fill(graph, h('h2', {}, `Vouching graph (${nodes.length} agents, ${d.vouches.filter((v) => v.is_active).length} active bonds)`),
       circleGraph(nodes, edges, { id: 'vouch-graph', title: 'vouching graph' }),
       legend([['active bond (σ bonded)', 'var(--accent)'], ['released bond', 'var(--muted)'], ['slashed agent (red ring)', 'var(--bad)'], ['probation advice', 'var(--warn)']]),
       ids.length > MAX_NODES ? h('p', { class: 'small muted' }, `Showing ${MAX_NODES} of ${ids.length} agents.`) : null);
-    clear(expo).append(h('h2', {}, 'Exposure per voucher'),
-      barChart(d.exposure.slice().sort((a, b) => b.exposure - a.exposure).slice(0, 15).map((x) => ({ label: x.voucher_did.length > 24 ? `${x.voucher_did.slice(0, 23)}…` : x.voucher_did, key: x.voucher_did, value: Number(x.exposure.toFixed(4)) })), { id: 'exposure', labelWidth: 180 }),
+    fill(expo, h('h2', {}, 'Exposure per voucher'),
+      barChart(d.exposure.slice().sort((a, b) => b.exposure - a.exposure).slice(0, 15).map((x) => ({ label: x.voucher_did.length > 24 ? `${x.voucher_did.slice(0, 23)}…` : x.voucher_did, key: x.voucher_did, value: Number(x.exposure.toFixed(4)) })), { id: 'exposure', labelWidth: 180, digits: 4 }),
       table(['Voucher', { label: 'Exposure', class: 'num' }, { label: 'Active / total bonds', class: 'num' }], d.exposure.map((x) => h('tr', { 'data-voucher': x.voucher_did }, [
         h('td', { class: 'mono small wrap' }, x.voucher_did), h('td', { class: 'num', 'data-field': 'exposure' }, x.exposure.toFixed(4)), h('td', { class: 'num' }, `${x.active_bonds} / ${x.bonds_total}`)])), { 'data-testid': 'exposure' }));
     const rows = d.slashes.slice().reverse().slice(0, 100).map((x) => h('tr', { 'data-slash': x.slash_id }, [
@@ -48,16 +48,16 @@ export default async function render(root, _params, ctx) {
       h('td', { class: 'small' }, x.clips.length ? x.clips.map((c) => h('div', { class: 'mono' }, `${c.voucher}: ${fmtSigma(c.before)} → ${fmtSigma(c.after)}`)) : '–'),
       h('td', { class: 'small wrap' }, x.reason),
       h('td', {}, link(`/sessions/${enc(x.session_id)}`, x.session_id, { class: 'mono small' }))]));
-    clear(slashes).append(h('h2', {}, `Slash history (${fmtNum(d.slashes_total)})`),
+    fill(slashes, h('h2', {}, `Slash history (${fmtNum(d.slashes_total)})`),
       rows.length ? table(['When', 'Agent', 'Kind', 'σ', 'Vouchers clipped', 'Reason', 'Session'], rows, { 'data-testid': 'slashes' }) : h('p', { class: 'muted' }, 'No slashes.'));
-    clear(risk).append(h('h2', {}, 'Ledger risk profiles'),
+    fill(risk, h('h2', {}, 'Ledger risk profiles'),
       table(['Agent', { label: 'σ held', class: 'num' }, { label: 'Risk', class: 'num' }, { label: 'Slashes', class: 'num' }, { label: 'Quarantines', class: 'num' }, { label: 'Clean', class: 'num' }, 'Advice'],
         d.agents.slice(0, 300).map((a) => h('tr', { 'data-agent': a.agent_did }, [
           h('td', { class: 'mono small wrap' }, a.agent_did), h('td', { class: 'num' }, fmtSigma(a.sigma_raw)), h('td', { class: 'num' }, String(a.risk_profile.risk_score)),
           h('td', { class: 'num' }, String(a.risk_profile.slash_count)), h('td', { class: 'num' }, String(a.risk_profile.quarantine_count)),
           h('td', { class: 'num' }, String(a.risk_profile.clean_session_count)),
           h('td', {}, badge(a.risk_profile.recommendation, a.risk_profile.recommendation === 'admit' ? 'ok' : a.risk_profile.recommendation === 'deny' ? 'bad' : 'warn'))])), { 'data-testid': 'risk' }));
-    clear(bonds).append(h('h2', {}, `Bonds (${fmtNum(d.vouches_total)})`),
+    fill(bonds, h('h2', {}, `Bonds (${fmtNum(d.vouches_total)})`),
       table(['Voucher → vouchee', { label: 'Bonded σ', class: 'num' }, 'State', 'Created'], d.vouches.slice().reverse().slice(0, 200).map((v) => h('tr', { 'data-vouch': v.vouch_id }, [
         h('td', { class: 'mono small wrap' }, `${v.voucher_did} → ${v.vouchee_did}`), h('td', { class: 'num' }, v.bonded_amount.toFixed(4)),
         h('td', {}, v.is_active ? badge('active', 'ok') : badge('released', 'muted')), h('td', { class: 'small' }, fmtTime(v.created_at))])), { 'data-testid': 'bonds' }));

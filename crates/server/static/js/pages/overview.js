@@ -1,4 +1,4 @@
-import { h, clear, card, panel, table, fmtNum, fmtTime, link, badge } from '../dom.js';
+import { h, clear, card, panel, table, fmtNum, fmtTime, link, badge, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { barChart, lineChart, legend } from '../svg.js';
 
@@ -32,7 +32,7 @@ export default async function render(root, _params, ctx) {
     prev = sum;
     const active = sum.sessions_by_state.active || 0;
     const agents = Object.values(sum.agents_by_ring).reduce((a, b) => a + b, 0);
-    clear(cards).append(
+    fill(cards, 
       card('Sessions', fmtNum(sum.sessions_total), { stat: 'sessions_total' }),
       card('Active sessions', fmtNum(active), { stat: 'sessions_active' }),
       card('Agents in sessions', fmtNum(agents), { stat: 'agents_total' }),
@@ -43,12 +43,12 @@ export default async function render(root, _params, ctx) {
       card('Events', fmtNum(sum.events_total), { stat: 'events_total' }));
     const states = ['handshaking', 'active', 'terminating', 'archived'];
     const other = Object.keys(sum.sessions_by_state).filter((k) => !states.includes(k));
-    clear(charts).append(
+    fill(charts, 
       panel('Sessions by state', barChart([...states, ...other].map((k) => ({ label: k, key: k, value: sum.sessions_by_state[k] || 0 })), { id: 'sessions-by-state', title: 'Sessions by state' })),
       panel('Agents by ring', barChart([0, 1, 2, 3].map((r) => ({ label: RING_NAMES[r], key: String(r), value: sum.agents_by_ring[String(r)] || 0, color: RING_COLORS[r] })), { id: 'agents-by-ring', title: 'Agents by ring' })),
       panel('Sagas by state', barChart(Object.entries(sum.sagas_by_state).map(([k, v]) => ({ label: k, key: k, value: v })), { id: 'sagas-by-state', title: 'Sagas by state' })));
     const last = (a) => (a.length ? a[a.length - 1] : 0);
-    clear(ratePanel).append(h('h2', {}, 'Decisions per second'),
+    fill(ratePanel, h('h2', {}, 'Decisions per second'),
       h('p', { class: 'small muted' }, `now: ${last(allowed).toFixed(2)} allowed/s, ${last(denied).toFixed(2)} denied/s · totals ${fmtNum(sum.decisions.allowed)} / ${fmtNum(sum.decisions.denied)}`),
       lineChart([{ label: 'allowed', color: 'var(--ok)', values: allowed }, { label: 'denied', color: 'var(--bad)', values: denied }], { xLabel: `last ${POINTS} readings (2 s apart)`, title: 'decisions per second' }),
       legend([['allowed', 'var(--ok)'], ['denied', 'var(--bad)']]),
@@ -62,7 +62,7 @@ export default async function render(root, _params, ctx) {
       badge((e.payload && e.payload.code) || 'denied', 'bad'),
       h('span', { class: 'small' }, (e.payload && (e.payload.reason || e.payload.kind)) || ''),
     ]);
-    clear(denialsPanel).append(h('h2', {}, 'Recent denials'),
+    fill(denialsPanel, h('h2', {}, 'Recent denials'),
       rows.length ? table(['When', 'Session', 'Agent', 'Code', 'Reason'], rows, { 'data-testid': 'denials' }) : h('p', { class: 'muted' }, 'No denials yet.'));
     ctx.setLive(`updated ${fmtTime(Date.now()).slice(11)}`);
   }

@@ -1,4 +1,4 @@
-import { h, clear, table, pager, fmtTime, fmtSigma, fmtNum, fmtDuration, link, stateBadge, ringBadge, badge, panel } from '../dom.js';
+import { h, clear, table, pager, fmtTime, fmtSigma, fmtNum, fmtDuration, link, stateBadge, ringBadge, badge, panel, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { barChart } from '../svg.js';
 
@@ -20,7 +20,7 @@ export default async function render(root, _params, ctx) {
     const now = Date.now();
     const order = { active: 0, pending: 1 };
     const rows = data.elevations.slice().sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9)).slice(0, 200);
-    clear(elev).append(h('h2', {}, `Elevations (${data.elevations.filter((e) => e.status === 'active').length} active, ${data.elevations.filter((e) => e.status === 'pending').length} pending)`),
+    fill(elev, h('h2', {}, `Elevations (${data.elevations.filter((e) => e.status === 'active').length} active, ${data.elevations.filter((e) => e.status === 'pending').length} pending)`),
       rows.length ? table(['Elevation', 'Agent', 'Session', 'Ring', 'Status', 'Remaining TTL', 'Reason'], rows.map((e) => [
         h('span', { class: 'mono small' }, e.elevation_id), h('span', { class: 'mono small wrap' }, e.agent),
         link(`/sessions/${enc(e.session_id)}`, e.session_id, { class: 'mono small' }),
@@ -33,7 +33,7 @@ export default async function render(root, _params, ctx) {
   function drawParts() {
     const rows = data.participants;
     const shown = rows.slice(page * PAGE, (page + 1) * PAGE);
-    clear(parts).append(h('h2', {}, `Participants (${fmtNum(data.participants_total)})`),
+    fill(parts, h('h2', {}, `Participants (${fmtNum(data.participants_total)})`),
       table(['Agent', 'Session', 'Ring', { label: 'σ_raw', class: 'num' }, { label: 'σ_eff', class: 'num' }, 'Status', { label: 'Calls (window / total)', class: 'num' }],
         shown.map((p) => [
           h('span', { class: 'mono small wrap' }, p.agent_did), link(`/sessions/${enc(p.session_id)}`, p.session_id, { class: 'mono small' }),
@@ -48,10 +48,10 @@ export default async function render(root, _params, ctx) {
     data = await api('/api/v1/dashboard/rings');
     fetchedAt = Date.now();
     if (!ctx.alive) return;
-    clear(dist).append(h('h2', {}, 'Ring distribution'),
+    fill(dist, h('h2', {}, 'Ring distribution'),
       barChart([0, 1, 2, 3].map((r) => ({ label: RING_NAMES[r], key: String(r), value: data.distribution[String(r)] || 0, color: RING_COLORS[r] })), { id: 'ring-distribution', title: 'Ring distribution' }));
     const tripped = data.participants.filter((p) => p.breaker_tripped);
-    clear(breakers).append(h('h2', {}, 'Breach detector'),
+    fill(breakers, h('h2', {}, 'Breach detector'),
       h('p', {}, `${fmtNum(data.breach_count)} breaches detected; ${tripped.length} breaker(s) tripped. Cooldown ${fmtDuration((data.breaker_policy.cooldown.secs || 0) * 1000)}, ${data.breaker_policy.auto_reset ? 'auto reset' : 'manual reset only'}.`),
       tripped.length ? table(['Agent', 'Session', 'Since'], tripped.map((p) => [h('span', { class: 'mono small wrap' }, p.agent_did), h('span', { class: 'mono small' }, p.session_id), fmtTime(p.breach.tripped_at)]), { 'data-testid': 'breakers' }) : null,
       data.breaches.length ? table(['When', 'Agent', 'Severity', 'Details'], data.breaches.slice(-10).reverse().map((b) => [

@@ -1,4 +1,4 @@
-import { h, s, clear, table, fmtTime, fmtDuration, link, stateBadge, badge, panel, notFound, toMs } from '../dom.js';
+import { h, s, clear, table, fmtTime, fmtDuration, link, stateBadge, badge, panel, notFound, toMs, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { legend } from '../svg.js';
 
@@ -67,26 +67,26 @@ export default async function render(root, [id], ctx) {
   root.append(head, tl, stepsP, comp);
 
   function draw() {
-    clear(head).append(
+    fill(head, 
       h('h1', {}, 'Saga ', h('span', { class: 'mono id', 'data-testid': 'saga-id' }, g.saga_id), h('span', { 'data-testid': 'saga-state' }, stateBadge(g.state))),
       h('p', { class: 'sub' }, g.name ? `${g.name} · ` : '', 'session ', link(`/sessions/${enc(g.session_id)}`, g.session_id, { class: 'mono' }),
         ` · created ${fmtTime(g.created_at)}`, g.completed_at ? ` · finished ${fmtTime(g.completed_at)}` : '',
         FINISHED.has(g.state) ? '' : ' · live'),
       g.error ? h('div', { class: 'flash' }, g.error) : null);
-    clear(tl).append(h('h2', {}, 'Timeline'), timeline(g, g.now_ms || Date.now()),
+    fill(tl, h('h2', {}, 'Timeline'), timeline(g, g.now_ms || Date.now()),
       legend([['committed', COLORS.ok], ['failed', COLORS.error], ['timed out', COLORS.timeout], ['in flight', COLORS.flight], ['undo (thin)', COLORS.undo]]),
       (g.fan_outs || []).length ? h('p', { class: 'small muted' }, 'Bracketed rows are fan-out branches: ',
         g.fan_outs.map((f) => {
           const r = (g.fan_out_results || []).find((x) => x.group_id === f.group_id);
           return badge(`${f.group_id}: ${f.policy}${r ? (r.satisfied ? ' ✓' : ' ✗') : ''}`, r ? (r.satisfied ? 'ok' : 'bad') : 'info');
         })) : null);
-    clear(stepsP).append(h('h2', {}, `Steps (${g.steps.length})`),
+    fill(stepsP, h('h2', {}, `Steps (${g.steps.length})`),
       table(['Step', 'Action', 'Agent', 'State', 'Attempts', 'Undo attempts', 'Error', 'API'], g.steps.map((st) => h('tr', { 'data-step': st.step_id }, [
         h('td', { class: 'mono small' }, st.step_id), h('td', { class: 'small' }, st.action_id), h('td', { class: 'mono small wrap' }, st.agent_did),
         h('td', { 'data-testid': 'step-state' }, stateBadge(st.state)), h('td', { class: 'num' }, String(st.attempts.length)),
         h('td', { class: 'num' }, String(st.compensation_attempts.length)), h('td', { class: 'small wrap' }, st.error || ''),
         h('td', { class: 'mono small wrap' }, st.execute_api, st.undo_api ? [h('br'), `undo: ${st.undo_api}`] : null)])), { 'data-testid': 'steps' }));
-    clear(comp).append(h('h2', {}, 'Compensation order'), g.compensation_order.length
+    fill(comp, h('h2', {}, 'Compensation order'), g.compensation_order.length
       ? h('ol', { 'data-testid': 'compensation-order' }, g.compensation_order.map((x) => h('li', { class: 'mono' }, x)))
       : h('p', { class: 'muted' }, 'Nothing compensated.'));
   }

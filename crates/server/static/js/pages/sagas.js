@@ -1,4 +1,4 @@
-import { h, clear, table, pager, fmtTime, fmtNum, link, stateBadge, panel } from '../dom.js';
+import { h, clear, table, pager, fmtTime, fmtNum, link, stateBadge, panel, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { barChart } from '../svg.js';
 
@@ -17,15 +17,15 @@ export default async function render(root, _params, ctx) {
   function draw() {
     const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
     for (const g of all) counts[g.state] = (counts[g.state] || 0) + 1;
-    clear(chart).append(h('h2', {}, 'Sagas by state'), barChart(Object.entries(counts).map(([k, v]) => ({ label: k, key: k, value: v })), { id: 'sagas-by-state' }));
-    clear(chips).append(...['', ...STATES].map((s) => h('button', {
+    fill(chart, h('h2', {}, 'Sagas by state'), barChart(Object.entries(counts).map(([k, v]) => ({ label: k, key: k, value: v })), { id: 'sagas-by-state' }));
+    fill(chips, ...['', ...STATES].map((s) => h('button', {
       type: 'button', class: s === state ? '' : 'ghost', 'data-state': s || 'all',
       onclick: () => { state = s; page = 0; history.replaceState(null, '', s ? `/sagas?state=${s}` : '/sagas'); draw(); },
     }, `${s || 'all'} (${s ? counts[s] || 0 : all.length})`)));
     const rows = all.filter((g) => !state || g.state === state);
     const pages = Math.max(1, Math.ceil(rows.length / PAGE));
     if (page >= pages) page = pages - 1;
-    clear(body).append(table(['Saga', 'Name', 'Session', 'State', 'Steps', 'Created', 'Error'],
+    fill(body, table(['Saga', 'Name', 'Session', 'State', 'Steps', 'Created', 'Error'],
       rows.slice(page * PAGE, (page + 1) * PAGE).map((g) => [
         link(`/sagas/${enc(g.saga_id)}`, g.saga_id, { class: 'mono' }), g.name || '–',
         link(`/sessions/${enc(g.session_id)}`, g.session_id, { class: 'mono small' }), stateBadge(g.state),

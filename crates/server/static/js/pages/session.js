@@ -1,4 +1,4 @@
-import { h, clear, table, pager, fmtTime, fmtSigma, fmtNum, link, stateBadge, ringBadge, badge, panel, notFound, toMs, fmtDuration } from '../dom.js';
+import { h, clear, table, pager, fmtTime, fmtSigma, fmtNum, link, stateBadge, ringBadge, badge, panel, notFound, toMs, fmtDuration, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 import { parseLossless, toPlain } from '../canonical.js';
 import { entryLeafHash, rootFromInclusion, hexToBytes, bytesToHex, eq } from '../merkle.js';
@@ -28,9 +28,9 @@ function fileTree(files) {
     node.files.push({ name: parts[parts.length - 1] || '/', f });
   }
   const ul = (node) => h('ul', {},
-    [...node.dirs.keys()].sort().map((d) => h('li', {}, h('span', { class: 'dir' }, `📁 ${d}/`), ul(node.dirs.get(d)))),
+    [...node.dirs.keys()].sort().map((d) => h('li', {}, h('span', { class: 'dir' }, `▾ ${d}/`), ul(node.dirs.get(d)))),
     node.files.map(({ name, f }) => h('li', { 'data-path': f.path },
-      h('span', { class: 'mono' }, `📄 ${name}`),
+      h('span', { class: 'mono' }, name),
       h('span', { class: 'meta' }, `${fmtNum(f.size)} B · v${f.version} · by `, h('span', { class: 'mono' }, f.updated_by), ` · ${fmtTime(f.updated_at)}`, f.purged ? ' · purged' : ''))));
   const tree = ul(rootNode);
   tree.className = 'tree';
@@ -54,7 +54,7 @@ export default async function render(root, [sid], ctx) {
   root.append(head, parts, h('div', { class: 'grid' }, files, locks), sagas, audit);
 
   function drawHead(v) {
-    clear(head).append(
+    fill(head, 
       h('h1', {}, 'Session ', h('span', { class: 'mono id', 'data-testid': 'session-id' }, v.session_id), stateBadge(v.state)),
       panel(null, h('dl', { class: 'kv' },
         h('dt', {}, 'Creator'), h('dd', { class: 'mono' }, v.creator_did),
@@ -65,7 +65,7 @@ export default async function render(root, [sid], ctx) {
         h('dt', {}, 'Audit entries'), h('dd', { 'data-stat': 'audit_size' }, fmtNum(v.audit_size)),
         h('dt', {}, 'Audit root'), h('dd', { class: 'mono' }, v.audit_root),
         v.merkle_root ? [h('dt', {}, 'Committed root'), h('dd', { class: 'mono' }, v.merkle_root)] : null)));
-    clear(parts).append(h('h2', {}, `Participants (${v.participant_count} active)`),
+    fill(parts, h('h2', {}, `Participants (${v.participant_count} active)`),
       table(['Agent', 'Ring', { label: 'σ_raw', class: 'num' }, { label: 'σ_eff', class: 'num' }, 'Status', 'Joined'],
         v.participants.map((p) => h('tr', { 'data-agent': p.agent_did }, [
           h('td', { class: 'mono wrap', 'data-testid': 'agent-did' }, p.agent_did),
@@ -75,7 +75,7 @@ export default async function render(root, [sid], ctx) {
           h('td', {}, participantBadges(p)),
           h('td', { class: 'small' }, fmtTime(p.joined_at)),
         ])), { 'data-testid': 'participants' }));
-    clear(sagas).append(h('h2', {}, `Sagas (${v.sagas.length})`), v.sagas.length
+    fill(sagas, h('h2', {}, `Sagas (${v.sagas.length})`), v.sagas.length
       ? table(['Saga', 'Name', 'State', 'Steps', 'Created'], v.sagas.map((g) => [
         link(`/sagas/${enc(g.saga_id)}`, g.saga_id, { class: 'mono' }), g.name || '–', stateBadge(g.state),
         `${g.steps.filter((x) => x.state === 'committed').length}/${g.steps.length} committed`, fmtTime(g.created_at)]))
@@ -84,14 +84,14 @@ export default async function render(root, [sid], ctx) {
 
   async function drawFiles() {
     const fv = await api(`/api/v1/dashboard/sessions/${enc(sid)}/files`);
-    clear(files).append(h('h2', {}, `Files (${fmtNum(fv.file_count)}, ${fmtNum(fv.total_bytes)} bytes)`),
+    fill(files, h('h2', {}, `Files (${fmtNum(fv.file_count)}, ${fmtNum(fv.total_bytes)} bytes)`),
       fv.files.length ? h('div', { 'data-testid': 'vfs-tree' }, fileTree(fv.files)) : h('p', { class: 'muted' }, 'No files.'));
   }
 
   async function drawLocks() {
     const lv = await api(`/api/v1/sessions/${enc(sid)}/locks`);
     const now = Date.now();
-    clear(locks).append(h('h2', {}, `Locks (${lv.locks.length} held, ${lv.waiting.length} waiting)`),
+    fill(locks, h('h2', {}, `Locks (${lv.locks.length} held, ${lv.waiting.length} waiting)`),
       lv.locks.length ? table(['Path', 'Intent', 'Holder', 'Expires in'], lv.locks.map((l) => [
         h('span', { class: 'mono wrap' }, l.path), badge(l.intent, l.intent === 'read' ? 'info' : 'warn'),
         h('span', { class: 'mono small' }, l.agent), fmtDuration(toMs(l.expires_at) - now)]), { 'data-testid': 'locks' })
@@ -148,7 +148,7 @@ export default async function render(root, [sid], ctx) {
       for (const [seq, r] of results) await verify(r.raw, seq, r.cell);
       verifyAll.disabled = false;
     } }, 'Verify all on this page');
-    clear(audit).append(h('h2', {}, `Audit log (${fmtNum(size)} entries, root `, h('span', { class: 'mono' }, String(page.get('root')).slice(0, 16)), '…)'),
+    fill(audit, h('h2', {}, `Audit log (${fmtNum(size)} entries, root `, h('span', { class: 'mono' }, String(page.get('root')).slice(0, 16)), '…)'),
       h('p', { class: 'small muted' }, 'Each check fetches the entry\'s inclusion proof, recomputes the leaf hash SHA-256(0x00 ‖ canonical JSON) and the root with WebCrypto in this page, and compares them with the log\'s root.'),
       h('div', { class: 'toolbar' }, verifyAll),
       table([{ label: 'Seq', class: 'num' }, 'When', 'Kind', 'Decision', 'Agent', 'Reason', 'Detail', '', 'Proof'], rows, { 'data-testid': 'audit' }),

@@ -1,4 +1,4 @@
-import { h, clear, table, pager, fmtTime, fmtNum, link, stateBadge, panel } from '../dom.js';
+import { h, clear, table, pager, fmtTime, fmtNum, link, stateBadge, panel, fill } from '../dom.js';
 import { api, enc } from '../api.js';
 
 const PAGE = 50;
@@ -33,7 +33,7 @@ export default async function render(root, _params, ctx) {
     if (page >= pages) page = pages - 1;
     count.textContent = `${fmtNum(rows.length)} of ${fmtNum(all.length)} sessions`;
     const shown = rows.slice(page * PAGE, (page + 1) * PAGE);
-    clear(body).append(
+    fill(body, 
       table(['Session', 'State', { label: 'Participants', class: 'num' }, 'Consistency', 'Created'], shown.map((x) => [
         link(`/sessions/${enc(x.session_id)}`, x.session_id, { class: 'mono' }),
         stateBadge(x.state),
