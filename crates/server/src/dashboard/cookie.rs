@@ -162,7 +162,7 @@ impl Auth {
     ) -> Result<Principal, ApiError> {
         let Some((csrf, _)) = self.dashboard_session(cookie, now) else {
             return Err(ApiError::unauthorized(
-                "dashboard session expired or unknown; log in again",
+                "dashboard session expired or unknown",
             ));
         };
         if matches!(*method, Method::GET | Method::HEAD) {

@@ -56,9 +56,9 @@ export default async function render(root, _params, ctx) {
         ? h('p', { class: 'small' }, 'Denied by reason: ', Object.entries(sum.decisions.denied_by_reason).map(([k, v]) => badge(`${k}: ${v}`, 'bad')))
         : null);
     const rows = denials.slice().reverse().map((e) => [
-      h('span', { class: 'small' }, fmtTime(e.timestamp)),
+      h('span', { class: 'small nowrap', title: fmtTime(e.timestamp) }, fmtTime(e.timestamp).slice(11)),
       e.session_id ? link(`/sessions/${enc(e.session_id)}`, e.session_id, { class: 'mono small' }) : '–',
-      h('span', { class: 'mono small break' }, e.agent_did || '–'),
+      h('span', { class: 'mono small agent' }, e.agent_did || '–'),
       badge((e.payload && e.payload.code) || 'denied', 'bad'),
       h('span', { class: 'small' }, (e.payload && (e.payload.reason || e.payload.kind)) || ''),
     ]);
