@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use nonces::NonceStore;
 
-pub(crate) use crypto::{b64_decode, sha256};
+pub(crate) use crypto::{b64_decode, ct_eq, sha256};
 
 /// Prefix (version tag) of agent tokens.
 pub const TOKEN_PREFIX: &str = "ahv1";
@@ -130,6 +130,8 @@ pub struct Challenge {
 pub struct Auth {
     config: AuthConfig,
     nonces: Mutex<NonceStore>,
+    /// Dashboard login sessions (cookie auth, see [`crate::dashboard::cookie`]).
+    pub(crate) dashboard: Mutex<crate::dashboard::cookie::CookieStore>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -150,6 +152,7 @@ impl Auth {
         Auth {
             config,
             nonces: Mutex::new(NonceStore::new(MAX_CHALLENGES)),
+            dashboard: Mutex::default(),
         }
     }
 

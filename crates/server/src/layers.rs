@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Resolves the caller from `Authorization` and stores the [`crate::Principal`] in the request;
+/// Resolves the caller from `Authorization` (or the dashboard's session cookie) and stores the [`crate::Principal`] in the request;
 /// answers 401 (with `WWW-Authenticate: Bearer`) when there is no valid token.
 pub(crate) async fn require_auth(
     State(s): State<AppState>,
@@ -31,7 +31,18 @@ pub(crate) async fn require_auth(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match s.auth.authenticate(header, s.hv.now()) {
+    let now = s.hv.now();
+    // A bearer token wins; without one, the dashboard's session cookie may stand in.
+    let who = match (
+        header,
+        crate::dashboard::cookie::cookie_value(req.headers()),
+    ) {
+        (None, Some(c)) => s
+            .auth
+            .dashboard_principal(c, req.method(), req.headers(), now),
+        _ => s.auth.authenticate(header, now),
+    };
+    match who {
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await

@@ -5,12 +5,14 @@
 //! fail-closed authentication ([`auth`]): an admin bearer token, or agent tokens bound to one
 //! DID. Errors are JSON `{"detail", "code"}` ([`error`]); the OpenAPI document is generated
 //! from the handlers themselves ([`openapi`]); live events stream over SSE ([`sse`]); metrics
-//! are Prometheus text ([`metrics`]).
+//! are Prometheus text ([`metrics`]); the web dashboard and its cookie login are in
+//! [`dashboard`].
 //!
 //! Build an [`AppState`] around a running [`Hypervisor`], then either mount [`router`] or run
 //! [`serve`] on a listener with a shutdown signal.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 mod extract;
 mod layers;
@@ -69,11 +71,13 @@ impl Default for ServerConfig {
     }
 }
 
-/// The complete router: API, OpenAPI document, Swagger UI, metrics, with every layer applied.
+/// The complete router: API, OpenAPI document, Swagger UI, metrics and the dashboard, with
+/// every layer applied.
 pub fn router(state: AppState) -> Router {
     let (api, spec) = routes::api(&state).split_for_parts();
     let app = api
         .merge(openapi::docs_router(spec))
+        .merge(dashboard::pages())
         .with_state(state.clone());
     layers::apply(app, &state)
 }

@@ -127,6 +127,7 @@ pub(crate) fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(events::routes())
         .merge(stats::routes())
+        .merge(crate::dashboard::api_routes())
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::layers::require_auth,
@@ -135,4 +136,5 @@ pub(crate) fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(auth::routes())
         .merge(stats::open_routes())
+        .merge(crate::dashboard::open_routes())
 }

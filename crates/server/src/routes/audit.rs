@@ -15,6 +15,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inclusion))
         .routes(routes!(consistency))
         .routes(routes!(checkpoints))
+        .routes(routes!(hv_consistency))
         .routes(routes!(public_key))
         .routes(routes!(export))
 }
@@ -131,6 +132,35 @@ async fn checkpoints(State(s): State<AppState>, _p: Principal) -> ApiResult<Json
             .collect();
         json!({ "tree_size": size, "root": root.to_hex(), "checkpoints": list })
     })?;
+    ok(v)
+}
+
+/// Consistency proof (RFC 6962) between two sizes of the hypervisor log, e.g. two signed
+/// checkpoints (any authenticated caller, like the checkpoints themselves). `old=0` gives an
+/// empty proof.
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit", params(ConsistencyQuery),
+    responses((status = 200, body = Value), (status = 400, body = crate::error::ErrorBody)))]
+async fn hv_consistency(
+    State(s): State<AppState>,
+    _p: Principal,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
+) -> ApiResult<Json<Value>> {
+    let v = s.hv.read(|e| {
+        let log = e.hypervisor_log().log();
+        let new = q.new.unwrap_or(log.len());
+        let bad = |x: ahv_core::audit::log::LogError| ApiError::invalid(x.to_string());
+        // The empty tree is a prefix of every tree: its proof is empty (RFC 9162 §2.1.4).
+        let proof = if q.old == 0 && new <= log.len() {
+            Vec::new()
+        } else {
+            log.consistency_proof(q.old, new).map_err(bad)?
+        };
+        Ok::<_, ApiError>(json!({
+            "log": "hypervisor", "old_size": q.old, "new_size": new,
+            "old_root": log.root_at(q.old).map_err(bad)?.to_hex(), "new_root": log.root_at(new).map_err(bad)?.to_hex(),
+            "proof": proof.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+        }))
+    })??;
     ok(v)
 }
 

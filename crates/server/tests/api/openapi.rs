@@ -14,6 +14,9 @@ const OPEN: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("POST", "/api/v1/auth/challenge"),
     ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/dashboard/login"),
+    ("POST", "/api/v1/dashboard/logout"),
+    ("GET", "/api/v1/dashboard/session"),
 ];
 
 fn operations(spec: &Value) -> BTreeSet<(String, String)> {
