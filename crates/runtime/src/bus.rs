@@ -120,10 +120,13 @@ impl EventBus {
             for e in &events {
                 r.total += 1;
                 *r.by_type.entry(e.event.event_type).or_insert(0) += 1;
-                r.events.push_back(e.clone());
+                // Commands finish out of order by a hair; keep the history sorted by sequence
+                // by inserting from the back (O(distance), not a sort of the whole history,
+                // which held this lock — and so `number` under the engine lock — for a
+                // full pass over up to `capacity` events on every publish).
+                let at = r.events.iter().rev().position(|x| x.seq < e.seq).map_or(0, |back| r.events.len() - back);
+                r.events.insert(at, e.clone());
             }
-            // Commands finish out of order by a hair; keep the history sorted by sequence.
-            r.events.make_contiguous().sort_by_key(|e| e.seq);
             while r.events.len() > self.capacity {
                 r.events.pop_front();
             }
@@ -211,6 +214,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bus.query(&f, 10).len(), 1);
+    }
+
+    #[test]
+    fn out_of_order_publishes_stay_sorted() {
+        let bus = EventBus::new(10);
+        let n = bus.number(vec![ev(EventType::VfsWrite); 4]);
+        bus.publish_numbered(vec![n[2].clone(), n[3].clone()]);
+        bus.publish_numbered(vec![n[0].clone()]);
+        bus.publish_numbered(vec![n[1].clone()]);
+        let seqs: Vec<u64> = bus.query(&EventFilter::default(), 10).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
     }
 
     #[tokio::test]

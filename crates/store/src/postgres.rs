@@ -8,18 +8,15 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgPool, Row};
 
-use crate::batch::{Entry, EventRow, from_db, prune_below, to_db};
+use crate::batch::{Entry, from_db, prune_below, to_db};
 use crate::err::{Result, StoreError, one_line};
 use crate::location::redact;
 use crate::schema;
 
 /// Advisory lock key taken while migrating (`ahv` schema lock).
 const MIGRATION_LOCK: i64 = 0x6168_765f_7363_6865;
-
-/// Rows per multi-row INSERT (3 parameters each, well under PostgreSQL's 65 535).
-const CHUNK: usize = 1_000;
 
 /// An open PostgreSQL pool.
 #[derive(Debug)]
@@ -89,45 +86,45 @@ impl PgDb {
         Ok(())
     }
 
+    /// Writes a batch as ONE statement (data-modifying CTEs over `UNNEST`ed arrays): one round
+    /// trip, atomic on its own, and the same text every time, so it stays prepared. Rows pruned
+    /// are those older than the batch (a batch larger than the retention is trimmed next time).
     pub(crate) async fn write_batch(&self, batch: &[Entry], retention: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for chunk in batch.chunks(CHUNK) {
-            let rows = chunk
-                .iter()
-                .map(|e| Ok((to_db(e.pos)?, e)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO commands (pos, at_ms, entry) ");
-            q.push_values(rows, |mut b, (pos, e)| {
-                b.push_bind(pos)
-                    .push_bind(e.at_ms)
-                    .push_bind(e.json.as_str())
-                    .push_unseparated("::jsonb");
-            });
-            q.build().execute(&mut *tx).await?;
+        let mut pos = Vec::with_capacity(batch.len());
+        let mut at = Vec::with_capacity(batch.len());
+        let mut entry = Vec::with_capacity(batch.len());
+        let (mut seq, mut ev_at, mut json) = (Vec::new(), Vec::new(), Vec::new());
+        for e in batch {
+            pos.push(to_db(e.pos)?);
+            at.push(e.at_ms);
+            entry.push(e.json.as_str());
+            for r in &e.events {
+                seq.push(to_db(r.seq)?);
+                ev_at.push(r.at_ms);
+                json.push(r.json.as_str());
+            }
         }
-        let events: Vec<&EventRow> = batch.iter().flat_map(|e| e.events.iter()).collect();
-        for chunk in events.chunks(CHUNK) {
-            let rows = chunk
-                .iter()
-                .map(|r| Ok((to_db(r.seq)?, *r)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO events (seq, at_ms, json) ");
-            q.push_values(rows, |mut b, (seq, r)| {
-                b.push_bind(seq)
-                    .push_bind(r.at_ms)
-                    .push_bind(r.json.as_str())
-                    .push_unseparated("::jsonb");
-            });
-            q.push(" ON CONFLICT (seq) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json");
-            q.build().execute(&mut *tx).await?;
-        }
-        if let Some(keep_from) = prune_below(batch, retention) {
-            sqlx::query("DELETE FROM events WHERE seq < $1")
-                .bind(to_db(keep_from)?)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let keep_from = prune_below(batch, retention).map_or(Ok(0), to_db)?;
+        sqlx::query(
+            "WITH c AS ( \
+               INSERT INTO commands (pos, at_ms, entry) \
+               SELECT p, a, e::jsonb FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS t(p, a, e) \
+             ), ev AS ( \
+               INSERT INTO events (seq, at_ms, json) \
+               SELECT s, a, j::jsonb FROM UNNEST($4::bigint[], $5::bigint[], $6::text[]) AS t(s, a, j) \
+               ON CONFLICT (seq) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json \
+             ) \
+             DELETE FROM events WHERE seq < $7",
+        )
+        .bind(pos)
+        .bind(at)
+        .bind(entry)
+        .bind(seq)
+        .bind(ev_at)
+        .bind(json)
+        .bind(keep_from)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -11,8 +11,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::batch::{Entry, EventRow, from_db, prune_below, to_db};
 use crate::err::{Result, StoreError, one_line};
@@ -29,6 +30,8 @@ const CHUNK: usize = 1_000;
 #[derive(Debug)]
 pub(crate) struct SqliteDb {
     pub(crate) pool: SqlitePool,
+    /// The group-commit writer's own connection (taken on first use).
+    writer: tokio::sync::Mutex<Option<PoolConnection<Sqlite>>>,
     /// Held (locked) for the store's lifetime; dropping it releases the directory.
     lock: std::sync::Mutex<Option<File>>,
 }
@@ -54,6 +57,7 @@ impl SqliteDb {
             .map_err(|e| open_error(&what, e))?;
         let db = SqliteDb {
             pool,
+            writer: tokio::sync::Mutex::new(None),
             lock: std::sync::Mutex::new(Some(lock)),
         };
         db.migrate(&what).await?;
@@ -95,43 +99,58 @@ impl SqliteDb {
         Ok(())
     }
 
+    /// Writes a batch as ONE multi-statement query (`BEGIN IMMEDIATE; INSERT…; COMMIT`) on the
+    /// writer's own connection, so a commit costs one hop to SQLite's thread plus the fsync.
+    /// On failure the transaction is rolled back and the connection dropped.
     pub(crate) async fn write_batch(&self, batch: &[Entry], retention: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for chunk in batch.chunks(CHUNK) {
-            let rows = chunk
-                .iter()
-                .map(|e| Ok((to_db(e.pos)?, e)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO commands (pos, at_ms, entry) ");
-            q.push_values(rows, |mut b, (pos, e)| {
-                b.push_bind(pos)
+        let commands = batch
+            .iter()
+            .map(|e| Ok((to_db(e.pos)?, e)))
+            .collect::<Result<Vec<_>>>()?;
+        let events = batch
+            .iter()
+            .flat_map(|e| e.events.iter())
+            .map(|r| Ok((to_db(r.seq)?, r)))
+            .collect::<Result<Vec<(i64, &EventRow)>>>()?;
+        let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+        for chunk in commands.chunks(CHUNK) {
+            q.push("INSERT INTO commands (pos, at_ms, entry) ");
+            q.push_values(chunk, |mut b, (pos, e)| {
+                b.push_bind(*pos)
                     .push_bind(e.at_ms)
                     .push_bind(e.json.as_str());
             });
-            q.build().execute(&mut *tx).await?;
+            q.push("; ");
         }
-        let events: Vec<&EventRow> = batch.iter().flat_map(|e| e.events.iter()).collect();
         for chunk in events.chunks(CHUNK) {
-            let rows = chunk
-                .iter()
-                .map(|r| Ok((to_db(r.seq)?, *r)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut q =
-                QueryBuilder::<Sqlite>::new("INSERT OR REPLACE INTO events (seq, at_ms, json) ");
-            q.push_values(rows, |mut b, (seq, r)| {
-                b.push_bind(seq)
+            q.push("INSERT OR REPLACE INTO events (seq, at_ms, json) ");
+            q.push_values(chunk, |mut b, (seq, r)| {
+                b.push_bind(*seq)
                     .push_bind(r.at_ms)
                     .push_bind(r.json.as_str());
             });
-            q.build().execute(&mut *tx).await?;
+            q.push("; ");
         }
         if let Some(keep_from) = prune_below(batch, retention) {
-            sqlx::query("DELETE FROM events WHERE seq < ?")
-                .bind(to_db(keep_from)?)
-                .execute(&mut *tx)
-                .await?;
+            q.push("DELETE FROM events WHERE seq < ");
+            q.push_bind(to_db(keep_from)?);
+            q.push("; ");
         }
-        tx.commit().await?;
+        q.push("COMMIT;");
+        let mut slot = self.writer.lock().await;
+        let conn = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(self.pool.acquire().await?),
+        };
+        // Batch sizes vary, so the text varies: do not fill the statement cache with it.
+        let result = q.build().persistent(false).execute(&mut **conn).await;
+        if let Err(e) = result {
+            let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+            if let Some(c) = slot.take() {
+                let _ = c.detach().close().await;
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -246,6 +265,7 @@ impl SqliteDb {
 
     /// Closes the pool, then releases the directory lock.
     pub(crate) async fn close(&self) {
+        self.writer.lock().await.take();
         self.pool.close().await;
         if let Ok(mut l) = self.lock.lock() {
             l.take();
