@@ -21,7 +21,7 @@ runuser -u postgres -- "$PGBIN/initdb" -D "$AHV_PGDATA" -A trust -U postgres >/d
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$AHV_PGDATA" -w -l "$AHV_PGDATA/server.log" \
   -o "-p $PGPORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
 "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE ahv_test" >/dev/null
-export AHV_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/ahv_test"
+export AHV_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/ahv_test" AHV_REQUIRE_POSTGRES=1
 export AHV_PGBIN="$PGBIN" AHV_PGDATA AHV_PG_PORT="$PGPORT"
 ahv_pg_stop() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$AHV_PGDATA" -m fast stop >/dev/null 2>&1 || true; }
 trap ahv_pg_stop EXIT
