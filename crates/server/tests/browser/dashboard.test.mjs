@@ -55,7 +55,7 @@ function startServer(port) {
     const timer = setTimeout(() => rej(new Error(`server did not start: ${out}`)), 300_000);
     const onData = (d) => {
       out += d.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      const m = /listening on\s+(http:\/\/[^\s]+)/.exec(out);
       if (m) { clearTimeout(timer); res({ child, url: m[1].replace(/\/$/, '') }); }
     };
     child.stdout.on('data', onData);
