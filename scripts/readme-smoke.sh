@@ -12,7 +12,7 @@ rm -rf ahv-data my-saga.yaml bundle.json
 trap 'kill $(cat "$work"/serve.pid 2>/dev/null) 2>/dev/null || true; rm -rf ahv-data my-saga.yaml bundle.json "$work"' EXIT
 
 python3 - "$work/readme.sh" <<'PY'
-import re, sys
+import re, shlex, sys
 text = open("README.md").read()
 blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
 out = ["set -euo pipefail",
@@ -30,15 +30,17 @@ for b in blocks:
             if "postgres://" in cmd:
                 cmd = re.sub(r"postgres://\S+", '"$AHV_TEST_POSTGRES_URL"', cmd)
                 out.append('if [ -n "${AHV_TEST_POSTGRES_URL:-}" ]; then stop_server')
-                out.append(f'echo "+ {cmd}"; {cmd} --listen 127.0.0.1:8080 > "$WORK/serve.log" 2>&1 & echo $! > "$WORK/serve.pid"; wait_health; stop_server; fi')
+                out.append("printf '%s\\n' " + shlex.quote("+ " + cmd) + f'; {cmd} --listen 127.0.0.1:8080 > "$WORK/serve.log" 2>&1 & echo $! > "$WORK/serve.pid"; wait_health; stop_server; fi')
                 continue
-            out.append(f'echo "+ {cmd}"; {cmd} > "$WORK/serve.log" 2>&1 & echo $! > "$WORK/serve.pid"; wait_health')
+            out.append("printf '%s\\n' " + shlex.quote("+ " + cmd) + f'; {cmd} > "$WORK/serve.log" 2>&1 & echo $! > "$WORK/serve.pid"; wait_health')
             continue
-        out.append(f"echo {repr('+ ' + cmd)}")
+        out.append("printf '%s\\n' " + shlex.quote("+ " + cmd))
         out.append(cmd)
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
 PY
 export WORK="$work"
+# `cargo run --release` builds first; build up front so the server start below is quick.
+cargo build --release --locked --bin ahv
 # The README's commands, then: restart and check the README's session is still there.
 cat >> "$work/readme.sh" <<'SH'
 test -n "$SID" && test "$SID" != null
