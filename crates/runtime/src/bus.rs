@@ -124,7 +124,12 @@ impl EventBus {
                 // by inserting from the back (O(distance), not a sort of the whole history,
                 // which held this lock — and so `number` under the engine lock — for a
                 // full pass over up to `capacity` events on every publish).
-                let at = r.events.iter().rev().position(|x| x.seq < e.seq).map_or(0, |back| r.events.len() - back);
+                let at = r
+                    .events
+                    .iter()
+                    .rev()
+                    .position(|x| x.seq < e.seq)
+                    .map_or(0, |back| r.events.len() - back);
                 r.events.insert(at, e.clone());
             }
             while r.events.len() > self.capacity {
@@ -223,7 +228,11 @@ mod tests {
         bus.publish_numbered(vec![n[2].clone(), n[3].clone()]);
         bus.publish_numbered(vec![n[0].clone()]);
         bus.publish_numbered(vec![n[1].clone()]);
-        let seqs: Vec<u64> = bus.query(&EventFilter::default(), 10).iter().map(|e| e.seq).collect();
+        let seqs: Vec<u64> = bus
+            .query(&EventFilter::default(), 10)
+            .iter()
+            .map(|e| e.seq)
+            .collect();
         assert_eq!(seqs, vec![1, 2, 3, 4]);
     }
 
