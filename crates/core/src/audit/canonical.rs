@@ -21,7 +21,13 @@
 //! The writer uses an explicit stack, not recursion, so a deeply nested value cannot overflow
 //! the call stack.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
+
+/// Nesting depth up to which [`write_canonical`] recurses; deeper subtrees go through the
+/// explicit-stack writer.
+const FAST_DEPTH: usize = 64;
 
 enum Item<'a> {
     Value(&'a Value),
@@ -77,6 +83,82 @@ pub fn to_canonical_string(value: &Value) -> String {
 /// The canonical bytes of `value` (UTF-8 of [`to_canonical_string`]).
 pub fn to_canonical_bytes(value: &Value) -> Vec<u8> {
     to_canonical_string(value).into_bytes()
+}
+
+/// Appends the canonical text of `value` to `out`: the same bytes as [`to_canonical_string`]
+/// (a test checks this on random values), without its per-call stack and, for objects whose
+/// keys are already in order (always, with `serde_json`'s default sorted map), without sorting.
+pub fn write_canonical(out: &mut String, value: &Value) {
+    write_fast(out, value, 0);
+}
+
+fn write_fast(out: &mut String, value: &Value, depth: usize) {
+    if depth >= FAST_DEPTH {
+        out.push_str(&to_canonical_string(value));
+        return;
+    }
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // Writing to a `String` cannot fail.
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_str_fast(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_fast(out, v, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            let mut prev: Option<&String> = None;
+            let sorted = map.keys().all(|k| {
+                let ok = prev.is_none_or(|p| p < k);
+                prev = Some(k);
+                ok
+            });
+            if sorted {
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_str_fast(out, k);
+                    out.push(':');
+                    write_fast(out, v, depth + 1);
+                }
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_str_fast(out, k);
+                    out.push(':');
+                    write_fast(out, v, depth + 1);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// [`write_str`] copying runs of characters that need no escape in one go.
+pub(crate) fn write_str_fast(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        write_str(out, s);
+    }
 }
 
 fn write_str(out: &mut String, s: &str) {
@@ -142,6 +224,28 @@ mod tests {
         let text = to_canonical_string(&v);
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(to_canonical_string(&back), text);
+    }
+
+    #[test]
+    fn fast_writer_matches_the_reference_writer() {
+        let mut v =
+            json!({"b": [1, 2.5, -3, u64::MAX, "q\"\\\n\u{1}é"], "a": {"z": null, "": true}});
+        for _ in 0..100 {
+            v = json!({"n": v, "a": [v.clone()]});
+            let mut out = String::new();
+            write_canonical(&mut out, &v);
+            assert_eq!(out, to_canonical_string(&v));
+            if out.len() > 1 << 20 {
+                break;
+            }
+        }
+        let mut deep = json!({"k": "v"});
+        for _ in 0..200 {
+            deep = json!({"d": [deep]});
+        }
+        let mut out = String::new();
+        write_canonical(&mut out, &deep);
+        assert_eq!(out, to_canonical_string(&deep));
     }
 
     #[test]

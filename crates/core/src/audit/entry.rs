@@ -95,6 +95,15 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// Checks the size limits and the shape of `kind`. The engine calls this before appending.
     pub fn validate(&self) -> Result<(), EntryError> {
+        self.check_kind_and_reason()?;
+        let len = canonical::to_canonical_string(&self.detail).len();
+        if len > MAX_DETAIL_BYTES {
+            return Err(EntryError::DetailTooLarge { len });
+        }
+        Ok(())
+    }
+
+    fn check_kind_and_reason(&self) -> Result<(), EntryError> {
         let k = &self.kind;
         if k.is_empty()
             || k.len() > MAX_KIND_LEN
@@ -113,10 +122,6 @@ impl AuditEntry {
             return Err(EntryError::ReasonTooLong {
                 len: self.reason.len(),
             });
-        }
-        let len = canonical::to_canonical_string(&self.detail).len();
-        if len > MAX_DETAIL_BYTES {
-            return Err(EntryError::DetailTooLarge { len });
         }
         Ok(())
     }
@@ -142,19 +147,88 @@ impl AuditEntry {
         Value::Object(m)
     }
 
-    /// The canonical bytes that are hashed.
+    /// The canonical bytes that are hashed. This is the reference implementation (through a
+    /// `serde_json::Value`); [`AuditEntry::write_canonical`] writes the same bytes directly.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         canonical::to_canonical_bytes(&self.canonical_value())
     }
 
+    /// Appends the canonical bytes of this entry to `out` (byte-for-byte those of
+    /// [`AuditEntry::canonical_bytes`], without building an intermediate value) and returns the
+    /// length of the encoded `detail`.
+    pub fn write_canonical(&self, out: &mut String) -> usize {
+        let opt = |out: &mut String, s: Option<&str>| match s {
+            Some(s) => canonical::write_str_fast(out, s),
+            None => out.push_str("null"),
+        };
+        // Keys in byte order, as the canonical form sorts them.
+        out.push_str("{\"agent_did\":");
+        opt(out, self.agent_did.as_ref().map(AgentDid::as_str));
+        out.push_str(",\"at\":");
+        push_u64(out, self.at.as_millis());
+        out.push_str(",\"decision\":\"");
+        out.push_str(self.decision.as_str());
+        out.push_str("\",\"detail\":");
+        let start = out.len();
+        canonical::write_canonical(out, &self.detail);
+        let detail_len = out.len() - start;
+        out.push_str(",\"kind\":");
+        canonical::write_str_fast(out, &self.kind);
+        out.push_str(",\"reason\":");
+        canonical::write_str_fast(out, &self.reason);
+        out.push_str(",\"seq\":");
+        push_u64(out, self.seq);
+        out.push_str(",\"session_id\":");
+        opt(out, self.session_id.as_ref().map(SessionId::as_str));
+        out.push('}');
+        detail_len
+    }
+
+    /// Validates the entry (as [`AuditEntry::validate`]) and returns its leaf hash, encoding it
+    /// once into `buf` (cleared first; reuse it across calls to avoid allocating).
+    pub fn checked_leaf_hash(&self, buf: &mut String) -> Result<Digest32, EntryError> {
+        self.check_kind_and_reason()?;
+        buf.clear();
+        // Typical entries are a few hundred bytes: one allocation instead of several regrowths.
+        buf.reserve(256 + self.reason.len());
+        let len = self.write_canonical(buf);
+        if len > MAX_DETAIL_BYTES {
+            return Err(EntryError::DetailTooLarge { len });
+        }
+        Ok(merkle::leaf_hash(buf.as_bytes()))
+    }
+
     /// The Merkle leaf hash of this entry: SHA-256(0x00 ‖ canonical bytes).
     pub fn leaf_hash(&self) -> Digest32 {
-        merkle::leaf_hash(&self.canonical_bytes())
+        let mut buf = String::with_capacity(256);
+        self.write_canonical(&mut buf);
+        merkle::leaf_hash(buf.as_bytes())
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // INVARIANT: `n % 10 < 10`, so the digit is ASCII; 20 digits hold any u64.
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or(&[]) {
+        out.push(char::from(d));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -257,6 +331,59 @@ mod tests {
             let mut tampered = log.clone();
             tampered[last] = v.leaf_hash();
             assert_ne!(merkle::root(&tampered), root, "{v:?}");
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn fast_encoding_equals_the_reference_encoding(
+            seq in any::<u64>(),
+            at in any::<u64>(),
+            sid in proptest::option::of("[a-z0-9:-]{1,20}"),
+            agent in proptest::option::of("did:[a-z]{1,5}:[a-z0-9]{1,10}"),
+            kind in ".{0,20}",
+            denied in any::<bool>(),
+            reason in ".{0,40}",
+            detail in arb_json(),
+        ) {
+            let e = AuditEntry {
+                seq,
+                at: Timestamp::from_millis(at),
+                session_id: sid.and_then(|s| SessionId::new(s).ok()),
+                agent_did: agent.and_then(|s| AgentDid::new(s).ok()),
+                kind,
+                decision: if denied { Decision::Denied } else { Decision::Allowed },
+                reason,
+                detail,
+            };
+            let mut fast = String::new();
+            let detail_len = e.write_canonical(&mut fast);
+            let reference = e.canonical_bytes();
+            prop_assert_eq!(fast.as_bytes(), reference.as_slice());
+            prop_assert_eq!(detail_len, canonical::to_canonical_string(&e.detail).len());
+            prop_assert_eq!(e.leaf_hash(), merkle::leaf_hash(&e.canonical_bytes()));
+            let mut buf = String::from("stale");
+            prop_assert_eq!(e.checked_leaf_hash(&mut buf).ok(), e.validate().ok().map(|()| e.leaf_hash()));
         }
     }
 

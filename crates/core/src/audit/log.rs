@@ -114,15 +114,27 @@ impl MerkleLog {
     /// Validates `entry`, checks that its `seq` is the next index, and appends its leaf hash.
     /// The caller stores the entry itself (the log keeps only hashes).
     pub fn append_entry(&mut self, entry: &AuditEntry) -> Result<u64, LogError> {
-        entry.validate()?;
+        self.append_entry_with(entry, &mut String::new())
+    }
+
+    /// As [`MerkleLog::append_entry`], encoding the entry once into `buf` (a scratch buffer the
+    /// caller keeps to avoid an allocation per entry).
+    pub fn append_entry_with(
+        &mut self,
+        entry: &AuditEntry,
+        buf: &mut String,
+    ) -> Result<u64, LogError> {
         let expected = self.len();
         if entry.seq != expected {
+            // Validation errors take precedence, as before.
+            entry.validate()?;
             return Err(LogError::SeqMismatch {
                 expected,
                 found: entry.seq,
             });
         }
-        self.append_leaf_hash(entry.leaf_hash())
+        let leaf = entry.checked_leaf_hash(buf)?;
+        self.append_leaf_hash(leaf)
     }
 
     /// Appends an already computed leaf hash (e.g. [`AuditEntry::leaf_hash`]) and returns its

@@ -16,6 +16,9 @@ use crate::audit::log::{LogError, MerkleLog};
 use crate::id::{AgentDid, SessionId};
 use crate::time::Timestamp;
 
+/// Largest scratch buffer kept between appends, in bytes (a huge entry does not pin memory).
+const SCRATCH_KEEP: usize = 16 * 1024;
+
 /// One append-only, provable log.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuditTrail {
@@ -25,6 +28,9 @@ pub struct AuditTrail {
     entries: VecDeque<AuditEntry>,
     first_seq: u64,
     max_entries: usize,
+    /// Scratch buffer for the canonical encoding of the entry being appended (not state).
+    #[serde(skip)]
+    scratch: String,
 }
 
 impl AuditTrail {
@@ -36,6 +42,7 @@ impl AuditTrail {
             entries: VecDeque::new(),
             first_seq: 0,
             max_entries: max_entries.max(1),
+            scratch: String::new(),
         }
     }
 
@@ -66,10 +73,22 @@ impl AuditTrail {
             reason: reason.to_string(),
             detail,
         };
-        if entry.validate().is_err() {
-            sanitize(&mut entry);
+        // One encoding validates and hashes the entry; only an invalid entry is encoded again.
+        let leaf = match entry.checked_leaf_hash(&mut self.scratch) {
+            Ok(leaf) => Ok(leaf),
+            Err(_) => {
+                sanitize(&mut entry);
+                entry.checked_leaf_hash(&mut self.scratch)
+            }
+        };
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            self.scratch = String::new();
         }
-        match self.log.append_entry(&entry) {
+        let appended = match leaf {
+            Ok(leaf) => self.log.append_leaf_hash(leaf),
+            Err(e) => Err(LogError::BadEntry(e)),
+        };
+        match appended {
             Ok(seq) => {
                 self.entries.push_back(entry);
                 while self.entries.len() > self.max_entries {
