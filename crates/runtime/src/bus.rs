@@ -136,6 +136,10 @@ impl EventBus {
                 r.events.pop_front();
             }
         }
+        // Nobody listening: skip the per-event send (and its clone into the channel ring).
+        if self.live.receiver_count() == 0 {
+            return;
+        }
         for e in events {
             // No receivers is fine; lagging receivers are told by the channel.
             let _ = self.live.send(e);

@@ -8,7 +8,8 @@
 //! Reads ([`Hypervisor::read`]) take the lock briefly and never touch the log.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use ahv_core::engine::{Actor, Command, Ctx, Engine, EngineError, LoggedCommand, Reply};
@@ -89,6 +90,10 @@ pub(crate) struct Inner {
     pub(crate) locks_changed: Notify,
     /// Set when durability failed: no further changes are accepted.
     pub(crate) failed: Mutex<Option<String>>,
+    /// Random base of the per-command id seeds, drawn once per process on first use.
+    pub(crate) seed_base: OnceLock<[u8; 16]>,
+    /// Commands seeded so far; mixed into the base so every command's seed is distinct.
+    pub(crate) seed_counter: AtomicU64,
 }
 
 /// The running hypervisor. Cheap to clone; all clones share one engine.
@@ -127,6 +132,8 @@ impl Hypervisor {
             saga_changed: Notify::new(),
             locks_changed: Notify::new(),
             failed: Mutex::new(None),
+            seed_base: OnceLock::new(),
+            seed_counter: AtomicU64::new(0),
             config,
         });
         let hv = Hypervisor { inner };
@@ -141,6 +148,29 @@ impl Hypervisor {
         result.map_err(RuntimeError::Engine)
     }
 
+    /// A fresh id seed for one command: a random 128-bit base drawn once (one `getrandom` call
+    /// per process instead of one per command) with a per-command counter XORed into its first
+    /// 8 bytes, so seeds never repeat within a process and are unpredictable across processes.
+    /// The seed is logged with the command as before, so replay does not depend on how it was
+    /// made.
+    fn next_seed(&self) -> Result<[u8; 16], RuntimeError> {
+        let base = match self.inner.seed_base.get() {
+            Some(b) => *b,
+            None => {
+                let mut b = [0u8; 16];
+                getrandom::fill(&mut b)
+                    .map_err(|e| RuntimeError::Unavailable(format!("no entropy: {e}")))?;
+                *self.inner.seed_base.get_or_init(|| b)
+            }
+        };
+        let n = self.inner.seed_counter.fetch_add(1, Ordering::Relaxed);
+        let mut seed = base;
+        for (s, c) in seed.iter_mut().zip(n.to_le_bytes()) {
+            *s ^= c;
+        }
+        Ok(seed)
+    }
+
     /// Applies under the lock and queues the log entry. Returns the outcome and what must
     /// happen once it is durable.
     fn apply(
@@ -151,9 +181,7 @@ impl Hypervisor {
         if let Some(why) = self.inner.failed.lock().map_err(|_| unavailable())?.clone() {
             return Err(RuntimeError::Unavailable(why));
         }
-        let mut seed = [0u8; 16];
-        getrandom::fill(&mut seed)
-            .map_err(|e| RuntimeError::Unavailable(format!("no entropy: {e}")))?;
+        let seed = self.next_seed()?;
         let mut engine = self.inner.engine.lock().map_err(|_| unavailable())?;
         let now = self.inner.clock.now();
         let mut ctx = Ctx::new(now, seed);
