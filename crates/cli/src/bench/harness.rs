@@ -1,6 +1,12 @@
 //! Timing harness with the reference's method: warm up `min(100, iterations / 10)` calls, then
 //! time every call on its own (`Instant`, nanoseconds) and report mean, median (p50), p99
 //! (`sorted[floor(n × 0.99)]`) and 1e9 / mean operations per second.
+//!
+//! Sub-microsecond operations: reading the clock costs 20–30 ns, more than a whole call of the
+//! fastest benchmarks, so when the warm-up shows a call takes under [`BATCH_BELOW_NS`], the
+//! synchronous harness times batches of [`BATCH`] consecutive calls instead and reports
+//! per-call values (batch time / batch size) from those samples. The mean is then exact (total
+//! time / calls); p50 and p99 are over batch averages, so they hide single-call outliers.
 
 use std::future::Future;
 use std::time::Instant;
@@ -22,6 +28,11 @@ pub struct Stats {
     /// Timed calls (warm-up not included).
     pub iterations: usize,
 }
+
+/// Calls per timed sample for operations faster than [`BATCH_BELOW_NS`].
+pub const BATCH: usize = 100;
+/// Warm-up mean per call under which samples are batches of [`BATCH`] calls.
+pub const BATCH_BELOW_NS: f64 = 1_000.0;
 
 /// Warm-up calls before timing, as in the reference.
 pub fn warmup_count(iterations: usize) -> usize {
@@ -71,8 +82,14 @@ pub fn measure<F>(iterations: usize, mut op: F) -> Result<Stats, String>
 where
     F: FnMut() -> Result<(), String>,
 {
-    for _ in 0..warmup_count(iterations) {
+    let warm = warmup_count(iterations);
+    let start = Instant::now();
+    for _ in 0..warm {
         op()?;
+    }
+    let warm_mean = nanos(start) as f64 / warm.max(1) as f64;
+    if warm > 0 && warm_mean < BATCH_BELOW_NS && iterations >= BATCH {
+        return measure_batched(iterations, op);
     }
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
@@ -82,6 +99,43 @@ where
         r?;
     }
     Ok(summarise(times))
+}
+
+/// Times `iterations` calls (rounded down to whole batches) in batches of [`BATCH`].
+fn measure_batched<F>(iterations: usize, mut op: F) -> Result<Stats, String>
+where
+    F: FnMut() -> Result<(), String>,
+{
+    let batches = iterations / BATCH;
+    let mut times = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            op()?;
+        }
+        times.push(nanos(start));
+    }
+    Ok(summarise_batches(times, BATCH))
+}
+
+/// Per-call statistics from samples that each time `batch` calls.
+pub fn summarise_batches(times: Vec<u64>, batch: usize) -> Stats {
+    let b = batch.max(1) as f64;
+    let total: u128 = times.iter().map(|&t| u128::from(t)).sum();
+    let calls = times.len() * batch.max(1);
+    let s = summarise(times);
+    let mean = if calls > 0 {
+        total as f64 / calls as f64
+    } else {
+        0.0
+    };
+    Stats {
+        mean_ns: mean,
+        p50_ns: s.p50_ns / b,
+        p99_ns: (s.p99_ns as f64 / b).round() as u64,
+        ops_per_s: if mean > 0.0 { 1e9 / mean } else { 0.0 },
+        iterations: calls,
+    }
 }
 
 /// As [`measure`] for an async operation, timed inside the runtime around each `.await`.
@@ -116,6 +170,23 @@ mod tests {
         let t = summarise((1..=100).collect());
         assert_eq!(t.p99_ns, 100);
         assert_eq!(t.iterations, 100);
+    }
+
+    #[test]
+    fn batched_samples_report_per_call_values() {
+        let s = summarise_batches(vec![100, 300, 200], 100);
+        assert_eq!(s.iterations, 300);
+        assert_eq!(s.mean_ns, 2.0);
+        assert_eq!(s.p50_ns, 2.0);
+        assert_eq!(s.p99_ns, 3);
+        let mut calls = 0;
+        let fast = measure(1_000, || {
+            calls += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(fast.iterations, 1_000);
+        assert_eq!(calls, 1_100);
     }
 
     #[test]
