@@ -149,17 +149,15 @@ async fn set_acl(
     ApiJson(b): ApiJson<AclBody>,
 ) -> ApiResult<Json<Value>> {
     s.require_session(&p, &sid)?;
-    let r = s
-        .exec(
-            &p,
-            Command::SetAcl {
-                session_id: sid,
-                path: b.path.clone(),
-                allowed: Some(b.allowed.clone()),
-            },
-        )
-        .await?;
-    let _ = r;
+    s.exec(
+        &p,
+        Command::SetAcl {
+            session_id: sid,
+            path: b.path.clone(),
+            allowed: Some(b.allowed.clone()),
+        },
+    )
+    .await?;
     ok(json!({ "path": b.path, "allowed": b.allowed }))
 }
 
