@@ -21,7 +21,8 @@
 //! - [`digest`]: [`Digest32`], a SHA-256 value type (hex at the edges).
 //! - [`merkle`]: tree hashing, inclusion and consistency proofs and their verification.
 //! - [`log`]: [`MerkleLog`], the append-only log with an O(log n) incremental root.
-//! - [`canonical`]: canonical JSON bytes for hashing; [`entry`]: [`AuditEntry`].
+//! - [`canonical`]: canonical JSON bytes for hashing; [`detail`]: [`Detail`], details written
+//!   straight in canonical form; [`entry`]: [`AuditEntry`].
 //! - [`base64`]: strict standard base64; [`note`]: C2SP signed notes; [`checkpoint`]: tree heads.
 //! - [`bundle`]: export bundles and their verification.
 //!
@@ -32,6 +33,7 @@ pub mod base64;
 pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
+pub mod detail;
 pub mod digest;
 pub mod entry;
 pub mod log;
@@ -43,6 +45,7 @@ pub use bundle::{
     verify_bundle, verify_bundle_with_key,
 };
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use detail::{Detail, JsonField, Ser};
 pub use digest::Digest32;
 pub use entry::{AuditEntry, Decision, EntryError};
 pub use log::{LogError, MerkleLog};

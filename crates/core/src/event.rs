@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::detail::Detail;
 use crate::id::{AgentDid, SessionId};
 use crate::time::Timestamp;
 
@@ -202,8 +203,8 @@ pub struct Event {
     pub agent_did: Option<AgentDid>,
     /// Causal trace id of the action that caused it, if known.
     pub causal_trace_id: Option<String>,
-    /// Free-form details.
-    pub payload: serde_json::Value,
+    /// Free-form details (JSON text, written once).
+    pub payload: Detail,
 }
 
 impl Event {
@@ -215,7 +216,7 @@ impl Event {
             session_id: None,
             agent_did: None,
             causal_trace_id: None,
-            payload: serde_json::Value::Object(serde_json::Map::new()),
+            payload: Detail::empty(),
         }
     }
 
@@ -232,8 +233,8 @@ impl Event {
     }
 
     /// Sets the payload.
-    pub fn payload(mut self, p: serde_json::Value) -> Self {
-        self.payload = p;
+    pub fn payload(mut self, p: impl Into<Detail>) -> Self {
+        self.payload = p.into();
         self
     }
 }

@@ -141,6 +141,17 @@ string_id!(
     RecordId, "record id"
 );
 
+/// Appends the lowercase hex of `bytes` to `out` (ids, digests and hashes are written often
+/// enough that `hex::encode`'s iterator shows in profiles).
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+}
+
 /// Deterministic generator of fresh ids.
 ///
 /// The runtime seeds one per command with random entropy and logs the seed with the command;
@@ -158,6 +169,12 @@ impl IdGen {
         IdGen { seed, counter: 0 }
     }
 
+    #[cfg(test)]
+    fn next_bytes_after(&mut self, skip: u64) -> [u8; 16] {
+        self.counter += skip - 1;
+        self.next_bytes()
+    }
+
     fn next_bytes(&mut self) -> [u8; 16] {
         self.counter += 1;
         let mut h = Sha256::new();
@@ -171,35 +188,53 @@ impl IdGen {
 
     /// A fresh RFC 4122 version-4-shaped UUID string (hyphenated, lowercase).
     pub fn uuid(&mut self) -> String {
+        let mut out = String::with_capacity(36);
+        self.push_uuid(&mut out);
+        out
+    }
+
+    fn push_uuid(&mut self, out: &mut String) {
         let mut b = self.next_bytes();
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let h = hex::encode(b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        for (i, chunk) in [&b[0..4], &b[4..6], &b[6..8], &b[8..10], &b[10..16]]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push('-');
+            }
+            push_hex(out, chunk);
+        }
     }
 
     /// `n` fresh lowercase hex characters (at most 32).
     pub fn hex(&mut self, n: usize) -> String {
-        let h = hex::encode(self.next_bytes());
-        h[..n.min(32)].to_string()
+        let mut out = String::with_capacity(32);
+        push_hex(&mut out, &self.next_bytes());
+        out.truncate(n.min(32));
+        out
     }
 
     /// `{prefix}:{uuid}`, e.g. `session:…`.
     pub fn prefixed_uuid(&mut self, prefix: &str) -> String {
-        format!("{prefix}:{}", self.uuid())
+        let mut out = String::with_capacity(prefix.len() + 37);
+        out.push_str(prefix);
+        out.push(':');
+        self.push_uuid(&mut out);
+        out
     }
 
     /// `{prefix}:{n hex}`, e.g. `lock:1a2b3c4d`. Uses 16 hex characters by default callers to
     /// keep collisions negligible; the reference used 8.
     pub fn prefixed_hex(&mut self, prefix: &str, n: usize) -> String {
-        format!("{prefix}:{}", self.hex(n))
+        let n = n.min(32);
+        let mut out = String::with_capacity(prefix.len() + 33);
+        out.push_str(prefix);
+        out.push(':');
+        push_hex(&mut out, &self.next_bytes());
+        out.truncate(prefix.len() + 1 + n);
+        out
     }
 
     /// A fresh [`RecordId`] `{prefix}:{16 hex}`.
@@ -226,6 +261,34 @@ impl IdGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_ids_have_the_documented_shapes() {
+        let mut g = IdGen::new([3; 16]);
+        let mut raw = g.clone();
+        let u = g.uuid();
+        let mut b = raw.next_bytes();
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex::encode(b);
+        let want = format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        );
+        assert_eq!(u, want);
+        let r = g.record("vouch");
+        assert_eq!(
+            r.as_str(),
+            format!("vouch:{}", &hex::encode(raw.next_bytes_after(1))[..16])
+        );
+        assert!(g.session().as_str().starts_with("session:"));
+        assert_eq!(g.hex(40).len(), 32);
+        assert_eq!(g.prefixed_hex("lock", 8).len(), "lock:".len() + 8);
+    }
 
     #[test]
     fn rejects_bad_ids() {

@@ -57,18 +57,78 @@ impl Timestamp {
     /// RFC 3339 / ISO 8601 text in UTC with microsecond precision, e.g.
     /// `2026-11-26T05:09:44.123000+00:00` (the shape the reference's API returned).
     pub fn to_rfc3339(self) -> String {
+        let mut out = String::with_capacity(32);
+        self.write_rfc3339(&mut out);
+        out
+    }
+
+    /// Appends [`Timestamp::to_rfc3339`]'s text to `out` (no formatting machinery: views and
+    /// API replies write many of these).
+    pub fn write_rfc3339(self, out: &mut String) {
         let secs = self.0 / 1000;
         let millis = self.0 % 1000;
         let days = secs / 86_400;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60,
-            millis * 1000
-        )
+        // Years beyond 9999 are written in full (the fixed fields stay two digits).
+        if y > 9999 {
+            push_digits(out, y, 1);
+        } else {
+            push_digits(out, y, 4);
+        }
+        out.push('-');
+        push_digits(out, m, 2);
+        out.push('-');
+        push_digits(out, d, 2);
+        out.push('T');
+        push_digits(out, rem / 3600, 2);
+        out.push(':');
+        push_digits(out, (rem % 3600) / 60, 2);
+        out.push(':');
+        push_digits(out, rem % 60, 2);
+        out.push('.');
+        push_digits(out, millis * 1000, 6);
+        out.push_str("+00:00");
+    }
+}
+
+/// Appends `n` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while n > 0 && i > 0 {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    for &b in buf.get(start..).unwrap_or(&[]) {
+        out.push(char::from(b));
+    }
+}
+
+/// A [`Timestamp`] that serializes as RFC 3339 text (see [`Timestamp::to_rfc3339`]): the form
+/// API views show, formatted only when a view is actually serialized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IsoTime(pub Timestamp);
+
+impl From<Timestamp> for IsoTime {
+    fn from(t: Timestamp) -> Self {
+        IsoTime(t)
+    }
+}
+
+impl fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339())
+    }
+}
+
+impl Serialize for IsoTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_rfc3339())
     }
 }
 
@@ -111,6 +171,22 @@ mod tests {
             Timestamp::from_secs(951_782_400).to_rfc3339(),
             "2000-02-29T00:00:00.000000+00:00"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_formatting_equals_format_macro(ms in proptest::prelude::any::<u64>()) {
+            let t = Timestamp::from_millis(ms);
+            let (secs, millis) = (ms / 1000, ms % 1000);
+            let (days, rem) = (secs / 86_400, secs % 86_400);
+            let (y, m, d) = civil_from_days(days);
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+                rem / 3600, (rem % 3600) / 60, rem % 60, millis * 1000
+            );
+            proptest::prop_assert_eq!(t.to_rfc3339(), want.clone());
+            proptest::prop_assert_eq!(serde_json::to_value(IsoTime(t)).unwrap(), serde_json::json!(want));
+        }
     }
 
     #[test]

@@ -11,7 +11,6 @@ use ahv_core::id::{AgentDid, IdGen, SessionId};
 use ahv_core::liability::{VouchBook, VouchPolicy, sigma_eff};
 use ahv_core::ring::Ring;
 use ahv_core::score::Score;
-use serde_json::json;
 
 use super::fixture::{T0, did};
 use super::harness::{Stats, measure};
@@ -99,7 +98,8 @@ pub fn vouching_sigma_eff_at_10k(iterations: usize) -> Result<Stats, String> {
 
 /// One audit entry shaped like the reference's one-file VFS delta.
 fn capture(trail: &mut AuditTrail, sid: &SessionId, agent: &AgentDid, path: &str, hash: &str) {
-    let detail = json!({ "changes": [{ "path": path, "operation": "add", "content_hash": hash }] });
+    let change = ahv_core::detail! { "content_hash": hash, "operation": "add", "path": path };
+    let detail = ahv_core::detail! { "changes": [change] };
     trail.append(
         T0,
         Some(sid),

@@ -54,7 +54,9 @@ impl Digest32 {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = String::with_capacity(64);
+        crate::id::push_hex(&mut out, &self.0);
+        out
     }
 
     /// Parses 64 hex characters (either case).

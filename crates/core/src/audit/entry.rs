@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::audit::canonical;
+use crate::audit::detail::{Detail, push_u64};
 use crate::audit::digest::Digest32;
 use crate::audit::merkle;
 use crate::id::{AgentDid, SessionId};
@@ -88,15 +89,15 @@ pub struct AuditEntry {
     pub decision: Decision,
     /// Human-readable reason (the denial message for denials).
     pub reason: String,
-    /// Structured detail of the action (arguments, paths, scores…).
-    pub detail: Value,
+    /// Structured detail of the action (arguments, paths, scores…), as canonical JSON.
+    pub detail: Detail,
 }
 
 impl AuditEntry {
     /// Checks the size limits and the shape of `kind`. The engine calls this before appending.
     pub fn validate(&self) -> Result<(), EntryError> {
         self.check_kind_and_reason()?;
-        let len = canonical::to_canonical_string(&self.detail).len();
+        let len = self.detail.len();
         if len > MAX_DETAIL_BYTES {
             return Err(EntryError::DetailTooLarge { len });
         }
@@ -136,7 +137,7 @@ impl AuditEntry {
         );
         m.insert("at".into(), Value::from(self.at.as_millis()));
         m.insert("decision".into(), Value::from(self.decision.as_str()));
-        m.insert("detail".into(), self.detail.clone());
+        m.insert("detail".into(), self.detail.to_value());
         m.insert("kind".into(), Value::from(self.kind.as_str()));
         m.insert("reason".into(), Value::from(self.reason.as_str()));
         m.insert("seq".into(), Value::from(self.seq));
@@ -169,9 +170,8 @@ impl AuditEntry {
         out.push_str(",\"decision\":\"");
         out.push_str(self.decision.as_str());
         out.push_str("\",\"detail\":");
-        let start = out.len();
-        canonical::write_canonical(out, &self.detail);
-        let detail_len = out.len() - start;
+        out.push_str(self.detail.as_str());
+        let detail_len = self.detail.len();
         out.push_str(",\"kind\":");
         canonical::write_str_fast(out, &self.kind);
         out.push_str(",\"reason\":");
@@ -206,26 +206,6 @@ impl AuditEntry {
     }
 }
 
-/// Appends `n` in decimal.
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        // INVARIANT: `n % 10 < 10`, so the digit is ASCII; 20 digits hold any u64.
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(i..).unwrap_or(&[]) {
-        out.push(char::from(d));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -242,7 +222,7 @@ mod tests {
             kind: "vfs.write".into(),
             decision: Decision::Allowed,
             reason: "ring 2 may write".into(),
-            detail: json!({"path": "/notes.md", "bytes": 12}),
+            detail: json!({"path": "/notes.md", "bytes": 12}).into(),
         }
     }
 
@@ -313,11 +293,11 @@ mod tests {
                 ..base.clone()
             },
             AuditEntry {
-                detail: json!({"path": "/notes.md", "bytes": 13}),
+                detail: json!({"path": "/notes.md", "bytes": 13}).into(),
                 ..base.clone()
             },
             AuditEntry {
-                detail: Value::Null,
+                detail: Value::Null.into(),
                 ..base
             },
         ];
@@ -374,13 +354,13 @@ mod tests {
                 kind,
                 decision: if denied { Decision::Denied } else { Decision::Allowed },
                 reason,
-                detail,
+                detail: detail.into(),
             };
             let mut fast = String::new();
             let detail_len = e.write_canonical(&mut fast);
             let reference = e.canonical_bytes();
             prop_assert_eq!(fast.as_bytes(), reference.as_slice());
-            prop_assert_eq!(detail_len, canonical::to_canonical_string(&e.detail).len());
+            prop_assert_eq!(detail_len, canonical::to_canonical_string(&e.detail.to_value()).len());
             prop_assert_eq!(e.leaf_hash(), merkle::leaf_hash(&e.canonical_bytes()));
             let mut buf = String::from("stale");
             prop_assert_eq!(e.checked_leaf_hash(&mut buf).ok(), e.validate().ok().map(|()| e.leaf_hash()));
@@ -390,7 +370,7 @@ mod tests {
     #[test]
     fn hash_survives_a_json_round_trip() {
         let mut e = sample(1);
-        e.detail = json!({"σ": 0.6, "nested": [1.0, null, "é\n"], "big": u64::MAX});
+        e.detail = json!({"σ": 0.6, "nested": [1.0, null, "é\n"], "big": u64::MAX}).into();
         let back: AuditEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back.leaf_hash(), e.leaf_hash());
     }
@@ -424,7 +404,7 @@ mod tests {
         ));
         assert!(matches!(
             AuditEntry {
-                detail: json!("x".repeat(MAX_DETAIL_BYTES)),
+                detail: json!("x".repeat(MAX_DETAIL_BYTES)).into(),
                 ..sample(0)
             }
             .validate(),

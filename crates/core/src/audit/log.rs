@@ -368,7 +368,7 @@ mod tests {
             kind: kind.into(),
             decision: Decision::Allowed,
             reason: String::new(),
-            detail: serde_json::Value::Null,
+            detail: serde_json::Value::Null.into(),
         };
         let mut log = MerkleLog::new();
         assert_eq!(log.append_entry(&entry(0, "a.b")).unwrap(), 0);

@@ -76,7 +76,7 @@ impl Engine {
         Ok(match request {
             ActionRequest::Tool { action_id, input } => {
                 let input_hash = Digest32::sha256(input.to_string().as_bytes()).to_hex();
-                let detail = json!({ "action_id": action_id, "input_sha256": input_hash });
+                let detail = crate::detail! { "action_id": action_id, "input_sha256": input_hash };
                 match slot.registry.get(action_id).map(|e| e.descriptor()) {
                     Some(desc) => {
                         let cl = self.classifier.classify(&desc);
@@ -100,12 +100,12 @@ impl Engine {
                 ActionClass::Read,
                 Ring::Sandbox,
                 "vfs.read",
-                json!({ "path": file(p)?.to_string() }),
+                crate::detail! { "path": file(p)?.to_string() },
             ),
             ActionRequest::VfsList { prefix } => {
                 let detail = match prefix {
-                    Some(p) => json!({ "prefix": path(p)?.to_string() }),
-                    None => json!({}),
+                    Some(p) => crate::detail! { "prefix": path(p)?.to_string() },
+                    None => crate::detail! {},
                 };
                 c(ActionClass::Read, Ring::Sandbox, "vfs.list", detail)
             }
@@ -124,14 +124,14 @@ impl Engine {
                     ActionClass::Write,
                     Ring::Standard,
                     "vfs.write",
-                    json!({ "path": p.to_string(), "content_sha256": hash, "bytes": content.len() }),
+                    crate::detail! { "bytes": content.len(), "content_sha256": hash, "path": p.to_string() },
                 )
             }
             ActionRequest::VfsDelete { path: p } => c(
                 ActionClass::Write,
                 Ring::Standard,
                 "vfs.delete",
-                json!({ "path": file(p)?.to_string() }),
+                crate::detail! { "path": file(p)?.to_string() },
             ),
             ActionRequest::VfsSnapshot { snapshot_id } => {
                 if let Some(id) = snapshot_id {
@@ -141,7 +141,7 @@ impl Engine {
                     ActionClass::Write,
                     Ring::Standard,
                     "vfs.snapshot",
-                    json!({ "snapshot_id": snapshot_id }),
+                    crate::detail! { "snapshot_id": snapshot_id },
                 )
             }
             ActionRequest::VfsRestore { snapshot_id } => {
@@ -151,7 +151,7 @@ impl Engine {
                     ActionClass::Write,
                     Ring::Standard,
                     "vfs.restore",
-                    json!({ "snapshot_id": snapshot_id }),
+                    crate::detail! { "snapshot_id": snapshot_id },
                 )
             }
             ActionRequest::LockAcquire {
@@ -175,14 +175,14 @@ impl Engine {
                     class,
                     required,
                     "lock.acquire",
-                    json!({ "path": path(p)?.to_string(), "intent": intent.name(), "wait": wait }),
+                    crate::detail! { "intent": intent.name(), "path": path(p)?.to_string(), "wait": wait },
                 )
             }
             ActionRequest::LockRelease { lock_id } => c(
                 ActionClass::Read,
                 Ring::Sandbox,
                 "lock.release",
-                json!({ "lock_id": lock_id }),
+                crate::detail! { "lock_id": lock_id },
             ),
         })
     }
@@ -199,12 +199,12 @@ impl Engine {
         let now = ctx.now;
         match request {
             ActionRequest::Tool { action_id, .. } => {
-                self.record_allowed(ctx, session_id, agent, c, json!("allowed"));
+                self.record_allowed(ctx, session_id, agent, c, "allowed");
                 ctx.emit(
                     Event::new(EventType::GovernanceAllowed, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "kind": c.kind, "action_id": action_id, "ring": gate.ring.number() })),
+                        .payload(crate::detail! { "action_id": action_id, "kind": c.kind, "ring": gate.ring.number() }),
                 );
                 Ok(ActOutcome::Allowed {
                     action_id: Some(action_id),
@@ -234,7 +234,7 @@ impl Engine {
                             session_id,
                             agent,
                             c,
-                            json!({ "version": version }),
+                            crate::detail! { "version": version },
                         );
                         Ok(ActOutcome::Read {
                             path: p.to_string(),
@@ -258,7 +258,13 @@ impl Engine {
                     .transpose()
                     .map_err(vfs_invalid)?;
                 let files = slot.vfs.list(prefix.as_ref(), agent);
-                self.record_allowed(ctx, session_id, agent, c, json!({ "files": files.len() }));
+                self.record_allowed(
+                    ctx,
+                    session_id,
+                    agent,
+                    c,
+                    crate::detail! { "files": files.len() },
+                );
                 Ok(ActOutcome::Listed { files })
             }
             ActionRequest::VfsWrite { path, content } => {
@@ -278,13 +284,13 @@ impl Engine {
                     session_id,
                     agent,
                     c,
-                    json!({ "snapshot_id": id.as_str() }),
+                    crate::detail! { "snapshot_id": id.as_str() },
                 );
                 ctx.emit(
                     Event::new(EventType::VfsSnapshot, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "snapshot_id": id.as_str() })),
+                        .payload(crate::detail! { "snapshot_id": id.as_str() }),
                 );
                 Ok(ActOutcome::Snapshot {
                     snapshot_id: id.as_str().to_string(),
@@ -311,12 +317,18 @@ impl Engine {
                 for p in &paths {
                     let _ = slot.clocks.record_write(p, agent);
                 }
-                self.record_allowed(ctx, session_id, agent, c, json!({ "files": paths.len() }));
+                self.record_allowed(
+                    ctx,
+                    session_id,
+                    agent,
+                    c,
+                    crate::detail! { "files": paths.len() },
+                );
                 ctx.emit(
                     Event::new(EventType::VfsRestore, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "snapshot_id": id.as_str() })),
+                        .payload(crate::detail! { "snapshot_id": id.as_str() }),
                 );
                 Ok(ActOutcome::Restored {
                     snapshot_id: id.as_str().to_string(),
@@ -343,13 +355,13 @@ impl Engine {
                             session_id,
                             agent,
                             c,
-                            json!({ "lock_id": lock.lock_id }),
+                            crate::detail! { "lock_id": lock.lock_id },
                         );
                         ctx.emit(
                             Event::new(EventType::LockAcquired, now)
                                 .session(session_id)
                                 .agent(agent)
-                                .payload(json!({ "lock_id": lock.lock_id, "path": lock.path, "intent": lock.intent.name() })),
+                                .payload(crate::detail! { "intent": lock.intent.name(), "lock_id": lock.lock_id, "path": lock.path }),
                         );
                         Ok(ActOutcome::Locked { lock })
                     }
@@ -359,13 +371,13 @@ impl Engine {
                             session_id,
                             agent,
                             c,
-                            json!({ "queued": ticket.id }),
+                            crate::detail! { "queued": ticket.id },
                         );
                         ctx.emit(
                             Event::new(EventType::LockWaiting, now)
                                 .session(session_id)
                                 .agent(agent)
-                                .payload(json!({ "ticket": ticket.id, "path": ticket.path, "intent": ticket.intent.name() })),
+                                .payload(crate::detail! { "intent": ticket.intent.name(), "path": ticket.path, "ticket": ticket.id }),
                         );
                         Ok(ActOutcome::LockQueued { ticket: ticket.id })
                     }
@@ -382,7 +394,7 @@ impl Engine {
                             Event::new(EventType::LockDeadlock, now)
                                 .session(session_id)
                                 .agent(agent)
-                                .payload(json!({ "reason": e.to_string() })),
+                                .payload(crate::detail! { "reason": e.to_string() }),
                         );
                         Err(self.deny(ctx, session_id, agent, c, DenyCode::Deadlock, e.to_string()))
                     }
@@ -393,12 +405,12 @@ impl Engine {
                 let slot = self.slot_mut(session_id)?;
                 match slot.locks.release_as(agent, &lock_id, now) {
                     Ok(granted) => {
-                        self.record_allowed(ctx, session_id, agent, c, json!("released"));
+                        self.record_allowed(ctx, session_id, agent, c, "released");
                         ctx.emit(
                             Event::new(EventType::LockReleased, now)
                                 .session(session_id)
                                 .agent(agent)
-                                .payload(json!({ "lock_id": lock_id })),
+                                .payload(crate::detail! { "lock_id": lock_id }),
                         );
                         emit_granted(ctx, session_id, granted);
                         Ok(ActOutcome::Unlocked { lock_id })
@@ -464,10 +476,9 @@ impl Engine {
             Some(content) => {
                 let w = slot.vfs.write(&p, content, agent, now).map_err(vfs_err)?;
                 let clock = slot.clocks.record_write(&p.to_string(), agent).ok();
-                let out =
-                    json!({ "op": w.op, "version": w.version, "content_hash": w.content_hash });
+                let out = crate::detail! { "content_hash": w.content_hash, "op": w.op, "version": w.version };
                 self.record_allowed(ctx, session_id, agent, c, out);
-                ctx.emit(Event::new(EventType::VfsWrite, now).session(session_id).agent(agent).payload(json!({ "path": p.to_string(), "op": w.op, "version": w.version, "content_hash": w.content_hash })));
+                ctx.emit(Event::new(EventType::VfsWrite, now).session(session_id).agent(agent).payload(crate::detail! { "content_hash": w.content_hash, "op": w.op, "path": p.to_string(), "version": w.version }));
                 Ok(ActOutcome::Written {
                     path: p.to_string(),
                     op: w.op,
@@ -480,12 +491,12 @@ impl Engine {
             None => {
                 slot.vfs.delete(&p, agent, now).map_err(vfs_err)?;
                 slot.clocks.forget_path(&p.to_string());
-                self.record_allowed(ctx, session_id, agent, c, json!("deleted"));
+                self.record_allowed(ctx, session_id, agent, c, "deleted");
                 ctx.emit(
                     Event::new(EventType::VfsDelete, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "path": p.to_string() })),
+                        .payload(crate::detail! { "path": p.to_string() }),
                 );
                 Ok(ActOutcome::Deleted {
                     path: p.to_string(),
@@ -506,7 +517,7 @@ impl Engine {
             Event::new(EventType::VfsConflict, ctx.now)
                 .session(session_id)
                 .agent(agent)
-                .payload(json!({ "path": p.to_string(), "reason": reason })),
+                .payload(crate::detail! { "path": p.to_string(), "reason": reason }),
         );
     }
 }

@@ -3,8 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::json;
-
 use super::reply::Reply;
 use super::session_ops::{emit_granted, session_err};
 use super::{Actor, Ctx, Engine, EngineError, Result};
@@ -45,7 +43,7 @@ impl Engine {
         let who = actor
             .agent()
             .map_or("admin".to_string(), ToString::to_string);
-        let detail = json!({ "path": p.to_string(), "allowed": allowed, "by": who });
+        let detail = crate::detail! { "allowed": allowed, "by": who, "path": p.to_string() };
         match allowed {
             Some(set) => slot
                 .vfs
@@ -160,7 +158,7 @@ impl Engine {
                 Event::new(EventType::SecuritySagaHandoff, now)
                     .session(session_id)
                     .agent(agent)
-                    .payload(json!({ "saga_id": h.saga_id, "step_id": h.step_id, "to": h.to, "status": h.status })),
+                    .payload(crate::detail! { "saga_id": h.saga_id, "status": h.status, "step_id": h.step_id, "to": h.to }),
             );
         }
         let rec = KillRecord::new(
@@ -181,9 +179,9 @@ impl Engine {
             "security.kill",
             Decision::Allowed,
             "killed by admin",
-            json!({ "kill_id": rec.kill_id, "reason": reason, "handoffs": rec.handoffs }),
+            crate::detail! { "handoffs": rec.handoffs, "kill_id": rec.kill_id, "reason": reason },
         );
-        ctx.emit(Event::new(EventType::SecurityAgentKilled, now).session(session_id).agent(agent).payload(json!({ "kill_id": rec.kill_id, "reason": reason, "handoffs": rec.handoffs.len() })));
+        ctx.emit(Event::new(EventType::SecurityAgentKilled, now).session(session_id).agent(agent).payload(crate::detail! { "handoffs": rec.handoffs.len(), "kill_id": rec.kill_id, "reason": reason }));
         Ok(Reply::Killed(rec))
     }
 
@@ -216,7 +214,7 @@ impl Engine {
             "security.substitute",
             Decision::Allowed,
             "registered as substitute",
-            json!({}),
+            crate::detail! {},
         );
         Ok(Reply::Done)
     }
@@ -264,7 +262,7 @@ impl Engine {
         self.push_signed(size, note);
         ctx.emit(
             Event::new(EventType::AuditCheckpointSigned, ctx.now)
-                .payload(json!({ "tree_size": size })),
+                .payload(crate::detail! { "tree_size": size }),
         );
         Ok(Reply::Done)
     }

@@ -8,9 +8,8 @@
 //! Locks, clocks and ACLs are checked by the action itself (see `act_ops`), then the action runs
 //! and is audited.
 
-use serde_json::json;
-
 use super::{Ctx, DenyCode, Engine, EngineError, Result};
+use crate::audit::detail::{Detail, JsonField};
 use crate::audit::entry::Decision;
 use crate::event::{Event, EventType};
 use crate::id::{AgentDid, SessionId};
@@ -33,7 +32,7 @@ pub(crate) struct Classified {
     /// Set when the action names something unregistered: denied after the membership checks.
     pub unknown: Option<String>,
     /// Detail recorded in the audit entry.
-    pub detail: serde_json::Value,
+    pub detail: Detail,
 }
 
 /// What the gate learned about the agent, for the action to use.
@@ -120,7 +119,7 @@ impl Engine {
                     Event::new(EventType::SecurityRateLimited, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "ring": ring.number(), "retry_after_ms": l.retry_after.as_millis() as u64, "kind": c.kind })),
+                        .payload(crate::detail! { "kind": c.kind, "retry_after_ms": l.retry_after.as_millis() as u64, "ring": ring.number() }),
                 );
                 *self
                     .counters
@@ -142,14 +141,14 @@ impl Engine {
                 Event::new(EventType::RingBreachDetected, now)
                     .session(session_id)
                     .agent(agent)
-                    .payload(json!({ "severity": ev.severity, "anomaly_score": ev.anomaly_score.get(), "details": ev.details })),
+                    .payload(crate::detail! { "anomaly_score": ev.anomaly_score.get(), "details": ev.details, "severity": ev.severity }),
             );
             if ev.tripped_breaker {
                 ctx.emit(
                     Event::new(EventType::RingBreakerTripped, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "severity": ev.severity, "details": ev.details })),
+                        .payload(crate::detail! { "details": ev.details, "severity": ev.severity }),
                 );
                 let details = format!("breach breaker tripped: {}", ev.details);
                 self.quarantine_agent(
@@ -216,7 +215,7 @@ impl Engine {
             Event::new(EventType::GovernanceDenied, ctx.now)
                 .session(session_id)
                 .agent(agent)
-                .payload(json!({ "kind": c.kind, "code": code.as_str(), "reason": reason, "required_ring": c.required.number() })),
+                .payload(crate::detail! { "code": code.as_str(), "kind": c.kind, "reason": reason, "required_ring": c.required.number() }),
         );
         EngineError::denied(code, reason)
     }
@@ -230,10 +229,7 @@ impl Engine {
         code: &str,
         reason: &str,
     ) {
-        let mut detail = c.detail.clone();
-        if let Some(m) = detail.as_object_mut() {
-            m.insert("code".into(), json!(code));
-        }
+        let detail = c.detail.with_field("code", code);
         self.audit_session(
             ctx,
             session_id,
@@ -252,13 +248,10 @@ impl Engine {
         session_id: &SessionId,
         agent: &AgentDid,
         c: &Classified,
-        outcome: serde_json::Value,
+        outcome: impl JsonField,
     ) {
         self.counters.allowed += 1;
-        let mut detail = c.detail.clone();
-        if let Some(m) = detail.as_object_mut() {
-            m.insert("outcome".into(), outcome);
-        }
+        let detail = c.detail.with_field("outcome", &outcome);
         self.audit_session(
             ctx,
             session_id,
@@ -306,12 +299,12 @@ impl Engine {
             None,
             now,
         );
-        self.audit_session(ctx, session_id, Some(agent), "liability.quarantine", Decision::Allowed, details, json!({ "reason": reason, "quarantine_id": rec.quarantine_id, "expires_at": rec.expires_at }));
+        self.audit_session(ctx, session_id, Some(agent), "liability.quarantine", Decision::Allowed, details, crate::detail! { "expires_at": rec.expires_at, "quarantine_id": rec.quarantine_id, "reason": reason });
         ctx.emit(
             Event::new(EventType::LiabilityQuarantineEntered, now)
                 .session(session_id)
                 .agent(agent)
-                .payload(json!({ "reason": reason, "details": details, "quarantine_id": rec.quarantine_id, "expires_at": rec.expires_at })),
+                .payload(crate::detail! { "details": details, "expires_at": rec.expires_at, "quarantine_id": rec.quarantine_id, "reason": reason }),
         );
         Some(rec)
     }

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::governed::Classified;
 use super::reply::Reply;
 use super::{Actor, Ctx, DenyCode, Engine, EngineError, Result};
@@ -48,7 +46,7 @@ impl Engine {
             required: Ring::Sandbox,
             kind: "liability.vouch",
             unknown: None,
-            detail: json!({ "vouchee": vouchee, "bond_pct": bond_pct.map(Score::get), "expiry": expiry }),
+            detail: crate::detail! { "bond_pct": bond_pct.map(Score::get), "expiry": expiry, "vouchee": vouchee },
         };
         self.govern(session_id, voucher, &c, ctx)?;
         // The voucher's σ is the one the hypervisor holds, never one sent by the caller.
@@ -79,7 +77,7 @@ impl Engine {
             session_id,
             voucher,
             &c,
-            json!({ "vouch_id": rec.vouch_id, "bonded_amount": rec.bonded_amount }),
+            crate::detail! { "bonded_amount": rec.bonded_amount, "vouch_id": rec.vouch_id },
         );
         let sev = Score::clamped(rec.bonded_amount);
         let _ = self.ledger.record(
@@ -106,7 +104,7 @@ impl Engine {
             Event::new(EventType::LiabilityVouchCreated, now)
                 .session(session_id)
                 .agent(voucher)
-                .payload(json!({ "vouch_id": rec.vouch_id, "vouchee": vouchee, "bonded_amount": rec.bonded_amount, "bonded_sigma_pct": rec.bonded_sigma_pct.get() })),
+                .payload(crate::detail! { "bonded_amount": rec.bonded_amount, "bonded_sigma_pct": rec.bonded_sigma_pct.get(), "vouch_id": rec.vouch_id, "vouchee": vouchee }),
         );
         self.rederive(session_id, vouchee, "vouched for", ctx);
         Ok(Reply::Vouch(rec))
@@ -144,13 +142,13 @@ impl Engine {
             "liability.vouch_release",
             Decision::Allowed,
             "bond released",
-            json!({ "vouch_id": rec.vouch_id }),
+            crate::detail! { "vouch_id": rec.vouch_id },
         );
         ctx.emit(
             Event::new(EventType::LiabilityVouchReleased, ctx.now)
                 .session(&rec.session_id)
                 .agent(&rec.voucher)
-                .payload(json!({ "vouch_id": rec.vouch_id, "vouchee": rec.vouchee })),
+                .payload(crate::detail! { "vouch_id": rec.vouch_id, "vouchee": rec.vouchee }),
         );
         self.rederive(&rec.session_id, &rec.vouchee, "bond released", ctx);
         Ok(Reply::Vouch(rec))
@@ -226,12 +224,12 @@ impl Engine {
                     now,
                 );
             }
-            self.audit_session(ctx, session_id, Some(&r.vouchee), "liability.slash", Decision::Allowed, &r.reason, json!({ "slash_id": r.slash_id, "clips": r.clips, "cascade_depth": r.cascade_depth, "omega": omega.get() }));
+            self.audit_session(ctx, session_id, Some(&r.vouchee), "liability.slash", Decision::Allowed, &r.reason, crate::detail! { "cascade_depth": r.cascade_depth, "clips": r.clips, "omega": omega.get(), "slash_id": r.slash_id });
             ctx.emit(
                 Event::new(EventType::LiabilitySlashExecuted, now)
                     .session(session_id)
                     .agent(&r.vouchee)
-                    .payload(json!({ "slash_id": r.slash_id, "reason": r.reason, "sigma_before": r.vouchee_sigma_before, "clips": r.clips, "cascade_depth": r.cascade_depth })),
+                    .payload(crate::detail! { "cascade_depth": r.cascade_depth, "clips": r.clips, "reason": r.reason, "sigma_before": r.vouchee_sigma_before, "slash_id": r.slash_id }),
             );
         }
         self.slashes.record(&outcome);
@@ -304,13 +302,13 @@ impl Engine {
                 "liability.quarantine_release",
                 Decision::Allowed,
                 "released",
-                json!({ "quarantine_id": r.quarantine_id }),
+                crate::detail! { "quarantine_id": r.quarantine_id },
             );
             ctx.emit(
                 Event::new(EventType::LiabilityQuarantineReleased, ctx.now)
                     .session(session_id)
                     .agent(agent)
-                    .payload(json!({ "quarantine_id": r.quarantine_id })),
+                    .payload(crate::detail! { "quarantine_id": r.quarantine_id }),
             );
         }
         Ok(Reply::Quarantine(rec))

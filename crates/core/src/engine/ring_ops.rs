@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::governed::Classified;
 use super::reply::Reply;
 use super::{Actor, Ctx, Engine, EngineError, Result};
@@ -58,7 +56,7 @@ impl Engine {
             required: Ring::Sandbox,
             kind: "ring.elevation_request",
             unknown: None,
-            detail: json!({ "target": target.number(), "ttl_seconds": ttl_seconds, "reason": reason }),
+            detail: crate::detail! { "reason": reason, "target": target.number(), "ttl_seconds": ttl_seconds },
         };
         self.govern(session_id, agent, &c, ctx)?;
         let e = self
@@ -79,9 +77,9 @@ impl Engine {
             session_id,
             agent,
             &c,
-            json!({ "elevation_id": e.elevation_id }),
+            crate::detail! { "elevation_id": e.elevation_id },
         );
-        ctx.emit(Event::new(EventType::RingElevationRequested, ctx.now).session(session_id).agent(agent).payload(json!({ "elevation_id": e.elevation_id, "from": current.number(), "to": target.number() })));
+        ctx.emit(Event::new(EventType::RingElevationRequested, ctx.now).session(session_id).agent(agent).payload(crate::detail! { "elevation_id": e.elevation_id, "from": current.number(), "to": target.number() }));
         Ok(Reply::Elevation(e))
     }
 
@@ -110,8 +108,8 @@ impl Engine {
         let by = actor
             .agent()
             .map_or("admin".to_string(), ToString::to_string);
-        self.audit_session(ctx, &session_id, Some(&e.agent), "ring.elevate", Decision::Allowed, "elevation approved", json!({ "elevation_id": e.elevation_id, "ring": e.elevated_ring.number(), "expires_at": e.expires_at, "approved_by": by }));
-        ctx.emit(Event::new(EventType::RingElevated, ctx.now).session(&session_id).agent(&e.agent).payload(json!({ "elevation_id": e.elevation_id, "ring": e.elevated_ring.number(), "expires_at": e.expires_at, "approved_by": by })));
+        self.audit_session(ctx, &session_id, Some(&e.agent), "ring.elevate", Decision::Allowed, "elevation approved", crate::detail! { "approved_by": by, "elevation_id": e.elevation_id, "expires_at": e.expires_at, "ring": e.elevated_ring.number() });
+        ctx.emit(Event::new(EventType::RingElevated, ctx.now).session(&session_id).agent(&e.agent).payload(crate::detail! { "approved_by": by, "elevation_id": e.elevation_id, "expires_at": e.expires_at, "ring": e.elevated_ring.number() }));
         Ok(Reply::Elevation(e))
     }
 
@@ -138,13 +136,13 @@ impl Engine {
             "ring.elevation_revoke",
             Decision::Allowed,
             "revoked",
-            json!({ "elevation_id": e.elevation_id }),
+            crate::detail! { "elevation_id": e.elevation_id },
         );
         ctx.emit(
             Event::new(EventType::RingElevationRevoked, ctx.now)
                 .session(&e.session_id)
                 .agent(&e.agent)
-                .payload(json!({ "elevation_id": e.elevation_id })),
+                .payload(crate::detail! { "elevation_id": e.elevation_id }),
         );
         Ok(Reply::Elevation(e))
     }
@@ -191,7 +189,7 @@ impl Engine {
             "ring.consensus",
             Decision::Allowed,
             &format!("approved by {approver}"),
-            json!({ "approvals": approvals, "reached": reached }),
+            crate::detail! { "approvals": approvals, "reached": reached },
         );
         self.rederive(session_id, agent, "consensus", ctx);
         let ring = self.member_ring(session_id, agent)?;
@@ -237,7 +235,7 @@ impl Engine {
             "ring.root_grant",
             Decision::Allowed,
             witness,
-            json!({}),
+            crate::detail! {},
         );
         self.rederive(session_id, agent, "admin witness", ctx);
         let ring = self.member_ring(session_id, agent)?;
@@ -269,7 +267,7 @@ impl Engine {
             "ring.spawn",
             Decision::Allowed,
             "child registered",
-            json!({ "child": child, "ring_cap": cap.number() }),
+            crate::detail! { "child": child, "ring_cap": cap.number() },
         );
         // A child already in the session is capped at once (and stays capped: `ring_for`
         // applies the ceiling on every later re-derivation and when it joins).
@@ -298,7 +296,7 @@ impl Engine {
                 "ring.breaker_reset",
                 Decision::Allowed,
                 "reset by admin",
-                json!({}),
+                crate::detail! {},
             );
             ctx.emit(
                 Event::new(EventType::RingBreakerReset, ctx.now)

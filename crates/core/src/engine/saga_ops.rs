@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use serde_json::json;
+use crate::audit::detail::Ser;
 
 use super::governed::Classified;
 use super::reply::Reply;
@@ -119,12 +119,12 @@ impl Engine {
             "saga.create",
             Decision::Allowed,
             "saga created",
-            json!({ "saga_id": id }),
+            crate::detail! { "saga_id": id },
         );
         ctx.emit(
             Event::new(EventType::SagaCreated, ctx.now)
                 .session(&session_id)
-                .payload(json!({ "saga_id": id })),
+                .payload(crate::detail! { "saga_id": id }),
         );
         Ok(id)
     }
@@ -233,7 +233,7 @@ impl Engine {
             "saga.add_step",
             Decision::Allowed,
             "step added",
-            json!({ "saga_id": saga_id, "step_id": step.step_id, "action_id": step.action_id }),
+            crate::detail! { "action_id": step.action_id, "saga_id": saga_id, "step_id": step.step_id },
         );
         self.held_steps
             .entry(saga_id.clone())
@@ -428,7 +428,7 @@ impl Engine {
                             &session_id,
                             agent,
                             &c,
-                            json!({ "attempt": attempt }),
+                            crate::detail! { "attempt": attempt },
                         );
                         ctx.saga_work.push((saga_id.clone(), cmd));
                         None
@@ -472,7 +472,7 @@ impl Engine {
                             Event::new(EventType::SagaCheckpointSaved, ctx.now)
                                 .session(&session_id)
                                 .payload(
-                                    json!({ "saga_id": saga_id, "step_id": step_id, "goal": goal }),
+                                    crate::detail! { "goal": goal, "saga_id": saga_id, "step_id": step_id },
                                 ),
                         );
                         Some(SagaInput::StepCheckpointed { step_id })
@@ -503,7 +503,7 @@ impl Engine {
                     "saga.finished",
                     Decision::Allowed,
                     state_name(state),
-                    json!({ "saga_id": saga_id, "state": state }),
+                    crate::detail! { "saga_id": saga_id, "state": state },
                 );
                 if state == SagaState::Completed {
                     self.checkpoints.remove_saga(saga_id);
@@ -547,7 +547,7 @@ impl Engine {
             required,
             kind: "saga.step",
             unknown: None,
-            detail: json!({ "saga_id": saga_id, "step_id": step_id, "action_id": action }),
+            detail: crate::detail! { "action_id": action, "saga_id": saga_id, "step_id": step_id },
         }
     }
 
@@ -582,10 +582,7 @@ impl Engine {
         if matches!(kind, K::Started) {
             return; // saga.created was emitted on insert
         }
-        let mut payload = serde_json::to_value(&kind).unwrap_or_else(|_| json!({}));
-        if let Some(m) = payload.as_object_mut() {
-            m.insert("saga_id".into(), json!(saga_id));
-        }
+        let payload = Ser(&kind).to_detail().with_field("saga_id", saga_id);
         let mut e = Event::new(t, ctx.now).session(session_id).payload(payload);
         if let Some(a) = agent {
             e = e.agent(&a);
@@ -663,7 +660,7 @@ impl Engine {
                     "liability.attribution",
                     Decision::Denied,
                     &e.to_string(),
-                    json!({ "saga_id": saga_id }),
+                    crate::detail! { "saga_id": saga_id },
                 );
                 return;
             }
@@ -687,9 +684,9 @@ impl Engine {
             "liability.attribution",
             Decision::Allowed,
             reason,
-            json!({ "saga_id": saga_id, "attributions": result.attributions, "agents": agents }),
+            crate::detail! { "agents": agents, "attributions": result.attributions, "saga_id": saga_id },
         );
-        ctx.emit(Event::new(EventType::LiabilityFaultAttributed, now).session(session_id).payload(json!({ "saga_id": saga_id, "attribution_id": result.attribution_id, "attributions": result.attributions, "root_cause_agent": result.root_cause_agent })));
+        ctx.emit(Event::new(EventType::LiabilityFaultAttributed, now).session(session_id).payload(crate::detail! { "attribution_id": result.attribution_id, "attributions": result.attributions, "root_cause_agent": result.root_cause_agent, "saga_id": saga_id }));
         // The most liable agent; on a tie the direct cause, not whoever sorts first by DID.
         let top = result
             .attributions

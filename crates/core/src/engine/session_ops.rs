@@ -1,12 +1,11 @@
 //! Session lifecycle commands: create, join, leave, activate, terminate, and trust changes, with
 //! the ring derivation they all share.
 
-use serde_json::json;
-
 use super::reply::{JoinOutcome, Reply, TerminateOutcome};
 use super::slot::SessionSlot;
 use super::{Actor, Ctx, DenyCode, Engine, EngineError, Result};
 use crate::action::ActionDescriptor;
+use crate::audit::detail::Detail;
 use crate::audit::entry::Decision;
 use crate::event::{Event, EventType};
 use crate::id::{AgentDid, SessionId};
@@ -63,14 +62,14 @@ impl Engine {
             "session.create",
             Decision::Allowed,
             "session created",
-            json!({ "isolation": isolation.name(), "config": slot.session.config() }),
+            crate::detail! { "config": slot.session.config(), "isolation": isolation.name() },
         );
         self.counters.audit_appends += 1;
         ctx.emit(
             Event::new(EventType::SessionCreated, ctx.now)
                 .session(&id)
                 .agent(&creator)
-                .payload(json!({ "isolation": isolation.name() })),
+                .payload(crate::detail! { "isolation": isolation.name() }),
         );
         self.sessions.insert(id.clone(), slot);
         self.session_order.push_back(id.clone());
@@ -141,7 +140,7 @@ impl Engine {
                 "risk score {:.2} exceeds threshold: the liability ledger advises denying admission",
                 profile.risk_score
             );
-            let detail = json!({ "risk_score": profile.risk_score });
+            let detail = crate::detail! { "risk_score": profile.risk_score };
             return Err(self.deny_join(
                 ctx,
                 session_id,
@@ -164,7 +163,7 @@ impl Engine {
         {
             Ok(_) => {}
             Err(e @ SessionError::SigmaBelowMinimum { .. }) => {
-                let detail = json!({ "sigma_raw": raw.get(), "sigma_eff": eff.get() });
+                let detail = crate::detail! { "sigma_eff": eff.get(), "sigma_raw": raw.get() };
                 return Err(self.deny_join(
                     ctx,
                     session_id,
@@ -194,10 +193,7 @@ impl Engine {
             .entry(agent.clone())
             .or_default()
             .insert(session_id.clone());
-        let detail = json!({
-            "ring": ring.number(), "sigma_raw": raw.get(), "sigma_eff": eff.get(),
-            "probation": probation, "actions": actions.len(),
-        });
+        let detail = crate::detail! { "actions": actions.len(), "probation": probation, "ring": ring.number(), "sigma_eff": eff.get(), "sigma_raw": raw.get() };
         self.audit_session(
             ctx,
             session_id,
@@ -217,7 +213,7 @@ impl Engine {
             Event::new(EventType::RingAssigned, now)
                 .session(session_id)
                 .agent(&agent)
-                .payload(json!({ "ring": ring.number(), "ring_name": ring.name(), "sigma_eff": eff.get() })),
+                .payload(crate::detail! { "ring": ring.number(), "ring_name": ring.name(), "sigma_eff": eff.get() }),
         );
         Ok(Reply::Joined(JoinOutcome {
             agent_did: agent,
@@ -239,11 +235,9 @@ impl Engine {
         agent: &AgentDid,
         code: DenyCode,
         reason: String,
-        mut detail: serde_json::Value,
+        detail: Detail,
     ) -> EngineError {
-        if let Some(m) = detail.as_object_mut() {
-            m.insert("code".into(), json!(code.as_str()));
-        }
+        let detail = detail.with_field("code", code.as_str());
         self.audit_session(
             ctx,
             session_id,
@@ -253,7 +247,8 @@ impl Engine {
             &reason,
             detail,
         );
-        let payload = json!({ "kind": "session.join", "code": code.as_str(), "reason": reason });
+        let payload =
+            crate::detail! { "code": code.as_str(), "kind": "session.join", "reason": reason };
         ctx.emit(
             Event::new(EventType::SessionJoinDenied, ctx.now)
                 .session(session_id)
@@ -346,10 +341,7 @@ impl Engine {
             return;
         }
         let demoted = !ring.at_least(old_ring);
-        let detail = json!({
-            "from_ring": old_ring.number(), "to_ring": ring.number(),
-            "sigma_eff_before": old_eff.get(), "sigma_eff": eff.get(), "sigma_raw": raw.get(), "cause": cause,
-        });
+        let detail = crate::detail! { "cause": cause, "from_ring": old_ring.number(), "sigma_eff": eff.get(), "sigma_eff_before": old_eff.get(), "sigma_raw": raw.get(), "to_ring": ring.number() };
         slot.audit.append(
             now,
             Some(session_id),
@@ -382,7 +374,9 @@ impl Engine {
                 Event::new(EventType::RingElevationRevoked, now)
                     .session(session_id)
                     .agent(agent)
-                    .payload(json!({ "elevation_id": e.elevation_id, "cause": "demotion" })),
+                    .payload(
+                        crate::detail! { "cause": "demotion", "elevation_id": e.elevation_id },
+                    ),
             );
         }
         if ring != old_ring {
@@ -433,7 +427,7 @@ impl Engine {
             "session.leave",
             Decision::Allowed,
             "left",
-            json!({}),
+            crate::detail! {},
         );
         ctx.emit(
             Event::new(EventType::SessionLeft, ctx.now)
@@ -460,7 +454,9 @@ impl Engine {
                     Event::new(EventType::LockReleased, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(json!({ "lock_id": l.lock_id, "path": l.path, "cause": cause })),
+                        .payload(
+                            crate::detail! { "cause": cause, "lock_id": l.lock_id, "path": l.path },
+                        ),
                 );
             }
             emit_granted(ctx, session_id, granted);
@@ -475,7 +471,7 @@ impl Engine {
                 Event::new(EventType::RingElevationRevoked, now)
                     .session(session_id)
                     .agent(agent)
-                    .payload(json!({ "elevation_id": e.elevation_id, "cause": cause })),
+                    .payload(crate::detail! { "cause": cause, "elevation_id": e.elevation_id }),
             );
         }
         if let Some(set) = self.memberships.get_mut(agent) {
@@ -503,7 +499,7 @@ impl Engine {
             "session.activate",
             Decision::Allowed,
             "activated",
-            json!({}),
+            crate::detail! {},
         );
         ctx.emit(Event::new(EventType::SessionActivated, ctx.now).session(session_id));
         Ok(Reply::Session(self.session_view(session_id)?))
@@ -549,7 +545,7 @@ impl Engine {
                     .session(session_id)
                     .agent(&l.agent)
                     .payload(
-                        json!({ "lock_id": l.lock_id, "path": l.path, "cause": "session_end" }),
+                        crate::detail! { "cause": "session_end", "lock_id": l.lock_id, "path": l.path },
                     ),
             );
         }
@@ -602,7 +598,7 @@ impl Engine {
                 Event::new(EventType::LiabilityVouchReleased, now)
                     .session(session_id)
                     .agent(&b.voucher)
-                    .payload(json!({ "vouch_id": b.vouch_id, "vouchee": b.vouchee, "cause": "session_end" })),
+                    .payload(crate::detail! { "cause": "session_end", "vouch_id": b.vouch_id, "vouchee": b.vouchee }),
             );
         }
         self.substitutes.remove_session(session_id);
@@ -613,12 +609,12 @@ impl Engine {
             "session.terminate",
             Decision::Allowed,
             cause,
-            json!({ "participants": members.len() }),
+            crate::detail! { "participants": members.len() },
         );
         ctx.emit(
             Event::new(EventType::SessionTerminated, now)
                 .session(session_id)
-                .payload(json!({ "cause": cause })),
+                .payload(crate::detail! { "cause": cause }),
         );
         let slot = self.slot_mut(session_id)?;
         let size = slot.audit.len();
@@ -631,14 +627,14 @@ impl Engine {
                 "session.root",
                 Decision::Allowed,
                 "session audit root committed",
-                json!({ "root": root_hex, "tree_size": size, "participants": members }),
+                crate::detail! { "participants": members, "root": root_hex, "tree_size": size },
             );
             self.counters.audit_appends += 1;
             ctx.emit(
                 Event::new(EventType::AuditCommitted, now)
                     .session(session_id)
                     .payload(
-                        json!({ "merkle_root": root_hex, "tree_size": size, "hv_index": idx }),
+                        crate::detail! { "hv_index": idx, "merkle_root": root_hex, "tree_size": size },
                     ),
             );
             (Some(root_hex), Some(idx))
@@ -653,7 +649,7 @@ impl Engine {
         ctx.emit(
             Event::new(EventType::AuditGcCollected, now)
                 .session(session_id)
-                .payload(json!({ "files_purged": gc.files_purged, "bytes_freed": gc.bytes_freed })),
+                .payload(crate::detail! { "bytes_freed": gc.bytes_freed, "files_purged": gc.files_purged }),
         );
         ctx.emit(Event::new(EventType::SessionArchived, now).session(session_id));
         Ok(TerminateOutcome {
@@ -689,7 +685,7 @@ impl Engine {
         kind: &str,
         decision: Decision,
         reason: &str,
-        detail: serde_json::Value,
+        detail: Detail,
     ) {
         // An archived session's log is sealed: its root is committed to the hypervisor log.
         // Requests against it are still refused and counted, but no longer appended.
@@ -731,7 +727,7 @@ pub(crate) fn emit_granted(
             Event::new(EventType::LockAcquired, ctx.now)
                 .session(session_id)
                 .agent(&l.agent)
-                .payload(json!({ "lock_id": l.lock_id, "path": l.path, "intent": l.intent.name(), "from_queue": true })),
+                .payload(crate::detail! { "from_queue": true, "intent": l.intent.name(), "lock_id": l.lock_id, "path": l.path }),
         );
     }
 }

@@ -2,8 +2,6 @@
 //! The runtime sends a `Tick` periodically; since it is a logged command, replay expires the
 //! same things at the same instants.
 
-use serde_json::json;
-
 use super::reply::{Reply, TickReport};
 use super::session_ops::emit_granted;
 use super::{Actor, Ctx, Engine, Result};
@@ -23,7 +21,7 @@ impl Engine {
                     .session(&e.session_id)
                     .agent(&e.agent)
                     .payload(
-                        json!({ "elevation_id": e.elevation_id, "ring": e.elevated_ring.number() }),
+                        crate::detail! { "elevation_id": e.elevation_id, "ring": e.elevated_ring.number() },
                     ),
             );
         }
@@ -33,7 +31,9 @@ impl Engine {
                 Event::new(EventType::LiabilityQuarantineReleased, now)
                     .session(&q.session_id)
                     .agent(&q.agent)
-                    .payload(json!({ "quarantine_id": q.quarantine_id, "cause": "expired" })),
+                    .payload(
+                        crate::detail! { "cause": "expired", "quarantine_id": q.quarantine_id },
+                    ),
             );
         }
         for b in self.vouches.expire(now) {
@@ -42,7 +42,7 @@ impl Engine {
                 Event::new(EventType::LiabilityVouchReleased, now)
                     .session(&b.session_id)
                     .agent(&b.voucher)
-                    .payload(json!({ "vouch_id": b.vouch_id, "cause": "expired" })),
+                    .payload(crate::detail! { "cause": "expired", "vouch_id": b.vouch_id }),
             );
             self.rederive(&b.session_id, &b.vouchee, "bond expired", ctx);
         }
@@ -63,7 +63,7 @@ impl Engine {
                             .session(&id)
                             .agent(&l.agent)
                             .payload(
-                                json!({ "lock_id": l.lock_id, "path": l.path, "cause": "expired" }),
+                                crate::detail! { "cause": "expired", "lock_id": l.lock_id, "path": l.path },
                             ),
                     );
                 }

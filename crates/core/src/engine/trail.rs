@@ -8,8 +8,8 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+use crate::audit::detail::Detail;
 use crate::audit::digest::Digest32;
 use crate::audit::entry::{AuditEntry, Decision, MAX_REASON_LEN};
 use crate::audit::log::{LogError, MerkleLog};
@@ -61,7 +61,7 @@ impl AuditTrail {
         kind: &str,
         decision: Decision,
         reason: &str,
-        detail: Value,
+        detail: impl Into<Detail>,
     ) -> u64 {
         let mut entry = AuditEntry {
             seq: self.log.len(),
@@ -71,7 +71,7 @@ impl AuditTrail {
             kind: kind.to_string(),
             decision,
             reason: reason.to_string(),
-            detail,
+            detail: detail.into(),
         };
         // One encoding validates and hashes the entry; only an invalid entry is encoded again.
         let leaf = match entry.checked_leaf_hash(&mut self.scratch) {
@@ -152,12 +152,12 @@ fn sanitize(entry: &mut AuditEntry) {
         entry.reason = format!("{}… (truncated, sha256 {digest})", &entry.reason[..cut]);
     }
     if entry.validate().is_err() {
-        let text = entry.detail.to_string();
-        entry.detail = json!({
-            "truncated": true,
-            "sha256": Digest32::sha256(text.as_bytes()).to_hex(),
+        let text = entry.detail.as_str();
+        entry.detail = crate::detail! {
             "bytes": text.len(),
-        });
+            "sha256": Digest32::sha256(text.as_bytes()).to_hex(),
+            "truncated": true,
+        };
     }
     if entry.validate().is_err() {
         entry.kind = "invalid.kind".to_string();

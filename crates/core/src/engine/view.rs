@@ -12,7 +12,7 @@ use crate::ring::Ring;
 use crate::saga::{Attempt, Saga, SagaState, StepState};
 use crate::score::Score;
 use crate::session::{ConsistencyMode, SessionState};
-use crate::time::Timestamp;
+use crate::time::{IsoTime, Timestamp};
 use crate::vclock::IsolationLevel;
 
 /// One participant as the API shows it.
@@ -31,7 +31,7 @@ pub struct ParticipantView {
     /// σ_eff.
     pub sigma_eff: Score,
     /// When it (last) joined.
-    pub joined_at: String,
+    pub joined_at: IsoTime,
     /// Still a member.
     pub is_active: bool,
     /// Quarantined now.
@@ -62,11 +62,11 @@ pub struct SessionView {
     /// Active participants.
     pub participants: Vec<ParticipantView>,
     /// Created.
-    pub created_at: String,
+    pub created_at: IsoTime,
     /// Terminated, if so.
-    pub terminated_at: Option<String>,
+    pub terminated_at: Option<IsoTime>,
     /// When it ends by itself.
-    pub expires_at: String,
+    pub expires_at: IsoTime,
     /// Audit entries so far.
     pub audit_size: u64,
     /// Current audit root (hex).
@@ -99,9 +99,9 @@ pub struct StepView {
     /// Undo attempts.
     pub compensation_attempts: Vec<Attempt>,
     /// Started.
-    pub started_at: Option<String>,
+    pub started_at: Option<IsoTime>,
     /// Ended.
-    pub ended_at: Option<String>,
+    pub ended_at: Option<IsoTime>,
     /// Output of the successful attempt.
     pub output: Option<serde_json::Value>,
 }
@@ -118,9 +118,9 @@ pub struct SagaView {
     /// State.
     pub state: SagaState,
     /// Created.
-    pub created_at: String,
+    pub created_at: IsoTime,
     /// Finished.
-    pub completed_at: Option<String>,
+    pub completed_at: Option<IsoTime>,
     /// Error summary.
     pub error: Option<String>,
     /// Steps in order (added-but-not-executed steps last, as `pending`).
@@ -129,8 +129,8 @@ pub struct SagaView {
     pub compensation_order: Vec<StepId>,
 }
 
-fn iso(t: Timestamp) -> String {
-    t.to_rfc3339()
+fn iso(t: Timestamp) -> IsoTime {
+    IsoTime(t)
 }
 
 impl Engine {

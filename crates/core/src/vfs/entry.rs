@@ -13,7 +13,9 @@ use super::path::VfsPath;
 
 /// Lowercase hex SHA-256 of the UTF-8 bytes of `content` (the reference's content hash).
 pub fn content_hash(content: &str) -> String {
-    hex::encode(Sha256::digest(content.as_bytes()))
+    let mut out = String::with_capacity(64);
+    crate::id::push_hex(&mut out, &Sha256::digest(content.as_bytes()));
+    out
 }
 
 /// A stored file. Content is shared (`Arc<str>`) so snapshots and copies of the file map cost

@@ -34,7 +34,7 @@ fn entries(n: u64, session: Option<&str>) -> Vec<AuditEntry> {
                 Decision::Allowed
             },
             reason: format!("reason {seq}"),
-            detail: json!({"path": format!("/f{seq}"), "bytes": seq * 10}),
+            detail: json!({"path": format!("/f{seq}"), "bytes": seq * 10}).into(),
         })
         .collect()
 }
@@ -129,7 +129,7 @@ fn tampering_with_the_last_entry_is_detected_unlike_reference() {
 fn the_first_of_several_tampered_entries_is_named() {
     let mut b = bundle();
     b.logs[1].entries[6].reason = "changed".into();
-    b.logs[1].entries[2].detail = json!(null);
+    b.logs[1].entries[2].detail = json!(null).into();
     assert_eq!(
         verify_bundle(&b),
         Err(BundleError::EntryMismatch {

@@ -450,11 +450,16 @@ pub(super) fn assert_denied<T: std::fmt::Debug>(
     );
     let e = w.last_denied(sid);
     assert_eq!(e.reason, reason, "audited reason differs");
-    assert_eq!(e.detail["code"], code.as_str(), "audited code differs");
+    assert_eq!(
+        e.detail.to_value()["code"],
+        code.as_str(),
+        "audited code differs"
+    );
     let ev = w.events_of(EventType::GovernanceDenied);
     assert!(
         ev.iter()
-            .any(|e| e.payload["code"] == code.as_str() && e.payload["reason"] == reason.as_str()),
+            .any(|e| e.payload.to_value()["code"] == code.as_str()
+                && e.payload.to_value()["reason"] == reason.as_str()),
         "no governance.denied event with code {code:?}: {:?}",
         w.events
     );

@@ -28,7 +28,7 @@ fn low_sigma_cannot_write_sigma_insufficient() {
     let e = w.last_denied(&sid);
     assert_eq!(e.kind, "vfs.write");
     assert_eq!(e.agent_did.as_ref(), Some(&sam));
-    assert_eq!(e.detail["path"], "/a.txt");
+    assert_eq!(e.detail.to_value()["path"], "/a.txt");
     assert_eq!(
         w.engine.counters().denied.get("sigma_insufficient"),
         Some(&1)
@@ -328,7 +328,7 @@ fn rate_limit_at_the_current_ring_returns_retry_after() {
     assert_eq!(w.audit_len(&sid), before + 1);
     let e = w.last_denied(&sid);
     assert_eq!(e.reason, reason);
-    assert_eq!(e.detail["code"], "rate_limited");
+    assert_eq!(e.detail.to_value()["code"], "rate_limited");
     assert_eq!(w.events_of(EventType::SecurityRateLimited).len(), 1);
     // The limit is per (agent, session): alice is not affected; another session is not either.
     w.read(&sid, &alice, "a.txt").unwrap();

@@ -197,7 +197,7 @@ fn a_step_of_a_sandboxed_agent_is_denied_and_fails_without_any_call() {
         (e.kind.as_str(), e.agent_did.as_ref()),
         ("saga.step", Some(&sam))
     );
-    assert_eq!(e.detail["code"], "sigma_insufficient");
+    assert_eq!(e.detail.to_value()["code"], "sigma_insufficient");
     let v = w.engine.saga_view(&saga).unwrap();
     let s2 = v.steps.iter().find(|s| s.step_id == stid("s2")).unwrap();
     assert_eq!(s2.state, StepState::Failed);

@@ -356,8 +356,8 @@ fn terminate_commits_a_merkle_root_and_a_second_terminate_conflicts() {
     let hv = w.engine.hypervisor_log();
     assert_eq!(hv.len(), 1);
     let e = hv.entry(0).unwrap();
-    assert_eq!(e.detail["root"], root.as_str());
-    assert_eq!(e.detail["tree_size"], t.tree_size);
+    assert_eq!(e.detail.to_value()["root"], root.as_str());
+    assert_eq!(e.detail.to_value()["tree_size"], t.tree_size);
     let trail = w.engine.audit_trail(&sid).unwrap();
     assert_eq!(trail.log().root_at(t.tree_size).unwrap().to_hex(), root);
     // Both members got a clean-session ledger entry.

@@ -119,7 +119,7 @@ fn waiting_that_would_close_a_cycle_is_a_deadlock() {
     assert!(
         w.events_of(EventType::LockAcquired)
             .iter()
-            .any(|e| e.payload["from_queue"] == true)
+            .any(|e| e.payload.to_value()["from_queue"] == true)
     );
     w.act(&sid, &alice, ActionRequest::LockRelease { lock_id: la })
         .unwrap();
@@ -457,7 +457,7 @@ fn an_acl_change_is_audited_as_whoever_made_it() {
     let e = w.audit(&sid).pop().unwrap();
     assert_eq!(e.kind, "vfs.acl");
     assert_eq!(e.agent_did, None, "the admin made it, not the creator");
-    assert_eq!(e.detail["by"], "admin");
+    assert_eq!(e.detail.to_value()["by"], "admin");
     w.ok(
         &agent(&alice),
         Command::SetAcl {
@@ -468,6 +468,6 @@ fn an_acl_change_is_audited_as_whoever_made_it() {
     );
     let e = w.audit(&sid).pop().unwrap();
     assert_eq!(e.agent_did.as_ref(), Some(&alice));
-    assert_eq!(e.detail["by"], "did:mesh:alice");
+    assert_eq!(e.detail.to_value()["by"], "did:mesh:alice");
     w.assert_replays();
 }
