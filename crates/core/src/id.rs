@@ -5,6 +5,7 @@
 //! itself has no randomness, so replaying a logged command reproduces the same ids.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,16 +59,24 @@ fn validate(kind: &'static str, s: &str) -> Result<(), IdError> {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// Shared text: ids are cloned into every audit entry, event and index that names them,
+        /// so a clone is a reference-count increment, not a copy.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates and wraps an id received from outside.
             pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
                 let s = s.into();
                 validate($kind, &s)?;
-                Ok(Self(s))
+                Ok(Self(Arc::from(s)))
+            }
+
+            /// Wraps a generated id (already valid by construction).
+            #[allow(dead_code)] // only some id kinds are generated
+            fn generated(s: String) -> Self {
+                Self(Arc::from(s))
             }
 
             /// The id as text.
@@ -104,6 +113,12 @@ macro_rules! string_id {
             type Err = IdError;
             fn from_str(s: &str) -> Result<Self, IdError> {
                 Self::new(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
             }
         }
 
@@ -239,22 +254,22 @@ impl IdGen {
 
     /// A fresh [`RecordId`] `{prefix}:{16 hex}`.
     pub fn record(&mut self, prefix: &str) -> RecordId {
-        RecordId(self.prefixed_hex(prefix, 16))
+        RecordId::generated(self.prefixed_hex(prefix, 16))
     }
 
     /// A fresh [`SessionId`] `session:{uuid}`.
     pub fn session(&mut self) -> SessionId {
-        SessionId(self.prefixed_uuid("session"))
+        SessionId::generated(self.prefixed_uuid("session"))
     }
 
     /// A fresh [`SagaId`] `saga:{uuid}`.
     pub fn saga(&mut self) -> SagaId {
-        SagaId(self.prefixed_uuid("saga"))
+        SagaId::generated(self.prefixed_uuid("saga"))
     }
 
     /// A fresh [`StepId`] `step:{uuid}`.
     pub fn step(&mut self) -> StepId {
-        StepId(self.prefixed_uuid("step"))
+        StepId::generated(self.prefixed_uuid("step"))
     }
 }
 

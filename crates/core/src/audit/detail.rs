@@ -316,9 +316,23 @@ via_serde!(
     crate::security::kill::KillReason,
     crate::security::kill::HandoffStatus,
     crate::security::kill::StepHandoff,
-    crate::session::SessionConfig,
     crate::saga::SagaState,
 );
+
+impl JsonField for crate::session::SessionConfig {
+    /// Every field, as `serde` writes it (a test checks this), without going through a value:
+    /// it is audited on every session creation.
+    fn write_json(&self, out: &mut String) {
+        let d = crate::detail! {
+            "consistency_mode": self.consistency_mode.as_str(),
+            "enable_audit": self.enable_audit,
+            "max_duration_seconds": self.max_duration_seconds,
+            "max_participants": self.max_participants,
+            "min_sigma_eff": self.min_sigma_eff,
+        };
+        out.push_str(d.as_str());
+    }
+}
 
 impl JsonField for crate::vfs::EditOp {
     fn write_json(&self, out: &mut String) {
@@ -558,6 +572,28 @@ mod tests {
         assert_eq!(d.to_value(), same);
         assert_eq!(d.get("count"), Some(json!(3)));
         assert_eq!(crate::detail! {}.as_str(), "{}");
+    }
+
+    #[test]
+    fn hand_written_domain_writers_match_serde() {
+        use crate::session::{ConsistencyMode, SessionConfig};
+        use crate::vfs::EditOp;
+        let config = SessionConfig {
+            consistency_mode: ConsistencyMode::Strong,
+            min_sigma_eff: Score::clamped(0.7),
+            ..SessionConfig::default()
+        };
+        let ops = [
+            EditOp::Create,
+            EditOp::Update,
+            EditOp::Delete,
+            EditOp::Permission,
+            EditOp::Restore,
+            EditOp::Purge,
+        ];
+        let d = crate::detail! { "config": config, "ops": ops };
+        let want = json!({ "config": config, "ops": ops });
+        assert_eq!(d, Detail::from_value(&want));
     }
 
     #[test]

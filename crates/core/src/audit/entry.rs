@@ -12,6 +12,8 @@
 //! (string or null), written by [`crate::audit::canonical`] (sorted keys, no whitespace). The
 //! leaf hash is `SHA-256(0x00 ‖ canonical bytes)`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -84,7 +86,7 @@ pub struct AuditEntry {
     /// The acting agent, if any.
     pub agent_did: Option<AgentDid>,
     /// What happened, dotted lowercase by convention, e.g. `vfs.write`, `ring.elevate`.
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Allowed or denied.
     pub decision: Decision,
     /// Human-readable reason (the denial message for denials).
@@ -138,7 +140,7 @@ impl AuditEntry {
         m.insert("at".into(), Value::from(self.at.as_millis()));
         m.insert("decision".into(), Value::from(self.decision.as_str()));
         m.insert("detail".into(), self.detail.to_value());
-        m.insert("kind".into(), Value::from(self.kind.as_str()));
+        m.insert("kind".into(), Value::from(self.kind.as_ref()));
         m.insert("reason".into(), Value::from(self.reason.as_str()));
         m.insert("seq".into(), Value::from(self.seq));
         m.insert(
@@ -351,7 +353,7 @@ mod tests {
                 at: Timestamp::from_millis(at),
                 session_id: sid.and_then(|s| SessionId::new(s).ok()),
                 agent_did: agent.and_then(|s| AgentDid::new(s).ok()),
-                kind,
+                kind: kind.into(),
                 decision: if denied { Decision::Denied } else { Decision::Allowed },
                 reason,
                 detail: detail.into(),
@@ -388,7 +390,7 @@ mod tests {
         );
         assert!(
             AuditEntry {
-                kind: String::new(),
+                kind: String::new().into(),
                 ..sample(0)
             }
             .validate()

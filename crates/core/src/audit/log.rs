@@ -3,7 +3,9 @@
 //! Why this exists: the reference recomputed its whole tree on every query and kept its deltas in
 //! an unbounded list. [`MerkleLog`] keeps the leaf hashes (needed to build proofs for any past
 //! size) plus a compact *frontier*: the roots of the perfect subtrees that make up the current
-//! tree, one per set bit of its size. `append` and `root` therefore cost O(log n) hashes.
+//! tree, one per set bit of its size. The frontier is brought up to date lazily, when a root is
+//! asked for: `append` hashes nothing beyond its leaf, and every leaf is folded in once, so a
+//! root costs O(log n) hashes plus one node hash per leaf appended since the last root.
 //!
 //! Memory bound: 32 bytes per entry for the leaf hashes plus at most 64 frontier nodes, and the
 //! log refuses appends beyond its `max_leaves` (default [`DEFAULT_MAX_LEAVES`], i.e. 32 MiB of
@@ -11,6 +13,9 @@
 //! and may page old leaves out to disk, then start a new log (with a final signed checkpoint for
 //! the old one) when a log is full. A full log fails closed: the caller must not perform an
 //! action it cannot record.
+
+use std::cell::Cell;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,14 +74,38 @@ pub enum LogError {
 ///
 /// Serialized as `{ "max_leaves": …, "leaves": ["hex", …] }`; the frontier is rebuilt (and so
 /// re-derived from the leaves, never trusted) on deserialization.
-#[derive(Clone, Debug)]
 pub struct MerkleLog {
     max_leaves: u64,
     leaves: Vec<Digest32>,
-    // INVARIANT: `frontier` holds the roots of the maximal perfect subtrees of `leaves`, left to
-    // right, as (height, root) with strictly decreasing heights; the heights are exactly the set
-    // bits of `leaves.len()`.
-    frontier: Vec<(u32, Digest32)>,
+    // INVARIANT: `frontier` holds the roots of the maximal perfect subtrees of the first `folded`
+    // leaves, left to right, as (height, root) with strictly decreasing heights; the heights are
+    // exactly the set bits of `folded`, and `folded <= leaves.len()`. A cache: `root` takes it
+    // out, folds in the newer leaves and puts it back, so it needs no `&mut self`.
+    frontier: Cell<Vec<(u32, Digest32)>>,
+    folded: Cell<usize>,
+}
+
+impl Clone for MerkleLog {
+    fn clone(&self) -> Self {
+        let frontier = self.frontier.take();
+        let copy = frontier.clone();
+        self.frontier.set(frontier);
+        MerkleLog {
+            max_leaves: self.max_leaves,
+            leaves: self.leaves.clone(),
+            frontier: Cell::new(copy),
+            folded: Cell::new(self.folded.get()),
+        }
+    }
+}
+
+impl fmt::Debug for MerkleLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MerkleLog")
+            .field("max_leaves", &self.max_leaves)
+            .field("len", &self.leaves.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MerkleLog {
@@ -91,7 +120,8 @@ impl MerkleLog {
         MerkleLog {
             max_leaves: DEFAULT_MAX_LEAVES,
             leaves: Vec::new(),
-            frontier: Vec::new(),
+            frontier: Cell::new(Vec::new()),
+            folded: Cell::new(0),
         }
     }
 
@@ -147,7 +177,6 @@ impl MerkleLog {
             });
         }
         self.leaves.push(leaf);
-        push_frontier(&mut self.frontier, leaf);
         Ok(index)
     }
 
@@ -166,13 +195,21 @@ impl MerkleLog {
         self.max_leaves
     }
 
-    /// The current root, from the frontier in O(log n).
+    /// The current root, from the frontier (see the module docs for the cost).
     pub fn root(&self) -> Digest32 {
-        let mut nodes = self.frontier.iter().rev();
-        let Some((_, last)) = nodes.next() else {
-            return merkle::empty_root();
+        let mut frontier = self.frontier.take();
+        let folded = self.folded.get().min(self.leaves.len());
+        for leaf in self.leaves.get(folded..).unwrap_or(&[]) {
+            push_frontier(&mut frontier, *leaf);
+        }
+        self.folded.set(self.leaves.len());
+        let mut nodes = frontier.iter().rev();
+        let root = match nodes.next() {
+            None => merkle::empty_root(),
+            Some((_, last)) => nodes.fold(*last, |acc, (_, left)| merkle::node_hash(left, &acc)),
         };
-        nodes.fold(*last, |acc, (_, left)| merkle::node_hash(left, &acc))
+        self.frontier.set(frontier);
+        root
     }
 
     /// The root the log had when it held `size` entries. O(size) for past sizes.
@@ -271,10 +308,9 @@ impl MerkleLog {
                 max: max_leaves,
             });
         }
-        for leaf in &leaves {
-            push_frontier(&mut log.frontier, *leaf);
-        }
         log.leaves = leaves;
+        // Fold now, so a loaded log is checked and ready (a root costs O(log n) afterwards).
+        log.root();
         Ok(log)
     }
 }
@@ -298,8 +334,25 @@ mod tests {
         for i in 0..130u64 {
             log.append(format!("e{i}").as_bytes()).unwrap();
             assert_eq!(log.root(), merkle::root(log.leaves()), "size {}", i + 1);
-            assert_eq!(log.frontier.len(), log.len().count_ones() as usize);
+            let frontier = log.frontier.take();
+            assert_eq!(frontier.len(), log.len().count_ones() as usize);
+            log.frontier.set(frontier);
         }
+    }
+
+    #[test]
+    fn lazy_root_after_many_appends_and_clones_is_right() {
+        let mut log = filled(3);
+        let _ = log.root();
+        for i in 3..100u64 {
+            log.append(format!("e{i}").as_bytes()).unwrap();
+        }
+        let copy = log.clone();
+        assert_eq!(copy.root(), merkle::root(log.leaves()));
+        assert_eq!(log.root(), merkle::root(log.leaves()));
+        log.append(b"one more").unwrap();
+        assert_eq!(log.root(), merkle::root(log.leaves()));
+        assert_ne!(copy.root(), log.root());
     }
 
     #[test]
@@ -360,7 +413,7 @@ mod tests {
     fn append_entry_checks_seq_and_validity() {
         use crate::audit::entry::Decision;
         use crate::time::Timestamp;
-        let entry = |seq, kind: &str| AuditEntry {
+        let entry = |seq, kind: &'static str| AuditEntry {
             seq,
             at: Timestamp::from_secs(1),
             session_id: None,

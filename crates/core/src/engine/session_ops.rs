@@ -682,7 +682,7 @@ impl Engine {
         ctx: &Ctx,
         session_id: &SessionId,
         agent: Option<&AgentDid>,
-        kind: &str,
+        kind: &'static str,
         decision: Decision,
         reason: &str,
         detail: Detail,

@@ -58,7 +58,7 @@ impl AuditTrail {
         at: Timestamp,
         session_id: Option<&SessionId>,
         agent_did: Option<&AgentDid>,
-        kind: &str,
+        kind: &'static str,
         decision: Decision,
         reason: &str,
         detail: impl Into<Detail>,
@@ -68,7 +68,7 @@ impl AuditTrail {
             at,
             session_id: session_id.cloned(),
             agent_did: agent_did.cloned(),
-            kind: kind.to_string(),
+            kind: kind.into(),
             decision,
             reason: reason.to_string(),
             detail: detail.into(),
@@ -160,6 +160,6 @@ fn sanitize(entry: &mut AuditEntry) {
         };
     }
     if entry.validate().is_err() {
-        entry.kind = "invalid.kind".to_string();
+        entry.kind = "invalid.kind".into();
     }
 }

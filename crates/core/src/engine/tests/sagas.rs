@@ -194,7 +194,7 @@ fn a_step_of_a_sandboxed_agent_is_denied_and_fails_without_any_call() {
     assert!(!w.events_of(EventType::GovernanceDenied).is_empty());
     let e = w.last_denied(&sid);
     assert_eq!(
-        (e.kind.as_str(), e.agent_did.as_ref()),
+        (e.kind.as_ref(), e.agent_did.as_ref()),
         ("saga.step", Some(&sam))
     );
     assert_eq!(e.detail.to_value()["code"], "sigma_insufficient");
