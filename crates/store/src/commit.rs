@@ -105,20 +105,7 @@ impl LogCore {
     }
 
     fn append(&self, entry: &LoggedCommand, events: &[StoredEvent]) -> Result<u64, LogError> {
-        let json = serde_json::to_string(entry)
-            .map_err(|e| LogError(format!("cannot encode command: {e}")))?;
-        let events = events
-            .iter()
-            .map(|e| {
-                let json = serde_json::to_string(&e.event)
-                    .map_err(|x| LogError(format!("cannot encode event: {x}")))?;
-                Ok(EventRow {
-                    seq: e.seq,
-                    at_ms: ms(e.event.at),
-                    json,
-                })
-            })
-            .collect::<Result<Vec<_>, LogError>>()?;
+        let encoded = encode(0, entry, events)?;
         let mut q = self
             .queue
             .lock()
@@ -131,12 +118,7 @@ impl LogCore {
         }
         q.last += 1;
         let pos = q.last;
-        q.pending.push(Entry {
-            pos,
-            at_ms: ms(entry.at),
-            json,
-            events,
-        });
+        q.pending.push(Entry { pos, ..encoded });
         drop(q);
         self.wake.notify_one();
         Ok(pos)
@@ -232,6 +214,34 @@ async fn write_loop(
             }
         }
     }
+}
+
+/// Encodes a command and its numbered events for the backends, at log position `pos`.
+pub(crate) fn encode(
+    pos: u64,
+    entry: &LoggedCommand,
+    events: &[StoredEvent],
+) -> Result<Entry, LogError> {
+    let json = serde_json::to_string(entry)
+        .map_err(|e| LogError(format!("cannot encode command: {e}")))?;
+    let events = events
+        .iter()
+        .map(|e| {
+            let json = serde_json::to_string(&e.event)
+                .map_err(|x| LogError(format!("cannot encode event: {x}")))?;
+            Ok(EventRow {
+                seq: e.seq,
+                at_ms: ms(e.event.at),
+                json,
+            })
+        })
+        .collect::<Result<Vec<_>, LogError>>()?;
+    Ok(Entry {
+        pos,
+        at_ms: ms(entry.at),
+        json,
+        events,
+    })
 }
 
 fn ms(t: ahv_core::time::Timestamp) -> i64 {

@@ -1,6 +1,7 @@
 //! The [`Store`]: an open backend plus the command log currently writing to it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::backend::Db;
 use crate::commit::{CommitStats, Counters, LogCore};
@@ -22,6 +23,9 @@ pub(crate) struct Inner {
     /// The log made by the latest recovery (at most one writes at a time).
     pub(crate) log: Mutex<Option<Arc<LogCore>>>,
     pub(crate) counters: Arc<Counters>,
+    /// Set once the store serves as a cluster node: the newest shared-log position seen.
+    /// Cluster mode never compacts the log.
+    pub(crate) cluster_pos: OnceLock<Arc<AtomicU64>>,
 }
 
 /// Durable state of one hypervisor: the command log, events, snapshots and settings. Cheap to
@@ -65,6 +69,7 @@ impl Store {
             location,
             log: Mutex::new(None),
             counters: Arc::new(Counters::default()),
+            cluster_pos: OnceLock::new(),
         };
         Store {
             inner: Arc::new(inner),
@@ -114,9 +119,18 @@ impl Store {
         self.inner.db.set_meta(key, value).await
     }
 
-    /// Last log position handed out by the current log (0 before recovery).
+    /// Last log position handed out by the current log (0 before recovery); in cluster mode, the
+    /// newest shared-log position this node has seen.
     pub fn last_position(&self) -> u64 {
+        if let Some(seen) = self.inner.cluster_pos.get() {
+            return seen.load(Ordering::Acquire);
+        }
         self.current_log().map_or(0, |l| l.last())
+    }
+
+    /// Whether this store serves as a cluster node (see [`Store::join_cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        self.inner.cluster_pos.get().is_some()
     }
 
     pub(crate) fn current_log(&self) -> Option<Arc<LogCore>> {
