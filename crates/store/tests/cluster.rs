@@ -544,3 +544,75 @@ async fn an_expired_saga_lease_is_taken_over_and_the_stale_epoch_is_refused() {
     assert_eq!(after_v.state, SagaState::Completed);
     drop_schema(&schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_commit_fails_the_request_and_the_node_rebuilds_before_writing_again() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let (a, store_a) = node(&url, "a", Duration::from_secs(10), fast()).await;
+    let (b, _store_b) = node(&url, "b", Duration::from_secs(10), fast()).await;
+    let kept = create_session(&a, 10).await;
+    b.sync().await.unwrap();
+
+    // Fault injection: the database refuses to store any command naming `poison`, after the
+    // node has already applied it to its engine.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+           IF NEW.entry::text LIKE '%did:mesh:poison%' THEN RAISE EXCEPTION 'injected failure'; END IF; \
+           RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON commands FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let cmd = Command::CreateSession {
+        creator: did("poison"),
+        config: SessionConfig::default(),
+        isolation: IsolationLevel::ReadCommitted,
+    };
+    let err = a.execute(Actor::Admin, cmd).await.unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::Storage(m) if m.contains("injected failure")),
+        "{err}"
+    );
+
+    // The node rebuilds from the store (fail closed meanwhile), then accepts changes again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.failure().is_some() {
+        assert!(Instant::now() < deadline, "node A never rebuilt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sessions = |hv: &Hypervisor| hv.read(|e| e.session_ids(None)).unwrap();
+    assert_eq!(
+        sessions(&a),
+        vec![kept.clone()],
+        "the undurable session is gone"
+    );
+    let later = create_session(&a, 10).await;
+    let from_b = create_session(&b, 10).await;
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    assert_eq!(sessions(&a).len(), 3);
+    assert!(sessions(&b).contains(&later) && sessions(&a).contains(&from_b));
+    assert_eq!(engine_json(&a), engine_json(&b));
+    let events = |hv: &Hypervisor| {
+        hv.events(&EventFilter::default(), usize::MAX)
+            .into_iter()
+            .map(|e| (e.seq, serde_json::to_string(&e.event).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        events(&a),
+        events(&b),
+        "event numbering resumed where the log ends"
+    );
+    let replayed = store_a
+        .replay_from_start(EngineConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&replayed).unwrap(), engine_json(&a));
+    pool.close().await;
+    drop_schema(&schema).await;
+}
