@@ -287,6 +287,10 @@ impl PgShared {
             leases_on(&mut *tx, ids).await.map_err(log_err)?
         };
         tx.commit().await.map_err(log_err)?;
+        if !batch.is_empty() {
+            let events = batch.iter().map(|e| e.events.len()).sum();
+            self.store.inner.counters.record(batch.len(), events);
+        }
         self.seen.fetch_max(pos, Ordering::AcqRel);
         Ok(RoundDone {
             last_pos: pos,

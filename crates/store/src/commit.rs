@@ -32,6 +32,13 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counts one committed transaction of `entries` commands and `events` events.
+    pub(crate) fn record(&self, entries: usize, events: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.entries.fetch_add(entries as u64, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn stats(&self) -> CommitStats {
         CommitStats {
             batches: self.batches.load(Ordering::Relaxed),
