@@ -6,6 +6,10 @@
 //! the log says it is durable, then publish its events and start the saga work it produced. A
 //! caller is answered only after its change is durable ("acknowledged means committed").
 //! Reads ([`Hypervisor::read`]) take the lock briefly and never touch the log.
+//!
+//! A hypervisor built with [`Hypervisor::new_cluster`] is one node of several sharing a log:
+//! `execute` then hands the command to the node's sequencer, which decides it in a round on
+//! state caught up with every node (see [`crate::cluster`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
