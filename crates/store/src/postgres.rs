@@ -198,6 +198,15 @@ impl PgDb {
         Ok(())
     }
 
+    pub(crate) async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn schema_version(&self) -> Result<i64> {
         let row = sqlx::query("SELECT MAX(version)::bigint FROM schema_version")
             .fetch_one(&self.pool)

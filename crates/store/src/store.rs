@@ -119,6 +119,23 @@ impl Store {
         self.inner.db.set_meta(key, value).await
     }
 
+    /// Sets `key` to `value` unless it already has a value, and returns the value now stored:
+    /// of several nodes starting at once on one database, exactly one value wins and every
+    /// node gets it (e.g. the cluster's shared signing key).
+    pub async fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        check_key(key)?;
+        if value.len() > MAX_META_VALUE {
+            return Err(StoreError::Invalid(format!(
+                "meta value for `{key}` is {} bytes; at most {MAX_META_VALUE} are allowed",
+                value.len()
+            )));
+        }
+        self.inner.db.init_meta(key, value).await?;
+        self.inner.db.get_meta(key).await?.ok_or_else(|| {
+            StoreError::Database(format!("meta key `{key}` vanished right after it was set"))
+        })
+    }
+
     /// Last log position handed out by the current log (0 before recovery); in cluster mode, the
     /// newest shared-log position this node has seen.
     pub fn last_position(&self) -> u64 {

@@ -25,6 +25,8 @@ pub const DEFAULT_DATA_DIR: &str = "ahv-data";
 
 const META_ADMIN_HASH: &str = "auth.admin_token_sha256";
 const META_TOKEN_SECRET: &str = "auth.token_secret";
+/// The cluster's checkpoint signing key (hex seed), so every node signs with one key.
+const META_CLUSTER_KEY: &str = "cluster.signing_key";
 
 /// Runs the server until a shutdown signal.
 pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
@@ -167,7 +169,10 @@ async fn serve(
     let store = Store::open(&location, StoreOptions::default())
         .await
         .map_err(|e| CliError::usage(e.to_string(), location.describe()))?;
-    let key = signing_key(data_dir)?;
+    let mut key = signing_key(data_dir)?;
+    if node_id.is_some() && store.kind() == "postgres" {
+        key = cluster_signing_key(&store, key).await?;
+    }
     let started = match node_id {
         Some(id) => start_cluster(&store, &location, id, key).await?,
         None => start_single(&store, &location, key).await?,
@@ -312,6 +317,23 @@ fn signing_key(dir: &Path) -> Result<SigningKey, CliError> {
             path.display().to_string(),
         )),
     }
+}
+
+/// The signing key every node of a cluster uses: the first node to start records its own key
+/// in the shared database (like the agent-token secret), later nodes adopt it, so checkpoints
+/// and audit bundles from any node verify against one public key.
+async fn cluster_signing_key(store: &Store, own: SigningKey) -> Result<SigningKey, CliError> {
+    let stored = store
+        .init_meta(META_CLUSTER_KEY, &hex::encode(own.to_bytes()))
+        .await
+        .map_err(|e| CliError::usage(e.to_string(), "store metadata"))?;
+    let seed = hex32(&stored).ok_or_else(|| {
+        CliError::usage(
+            "the cluster's signing key in the database is not 32 hex bytes",
+            META_CLUSTER_KEY,
+        )
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 fn random32() -> Result<[u8; 32], CliError> {

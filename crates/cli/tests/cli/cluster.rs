@@ -1,6 +1,7 @@
 //! Two real `ahv serve` processes sharing one PostgreSQL database (`--node-id`): conflicting
 //! joins sent to both at once respect the session's capacity and admit each agent once, both
-//! nodes answer with the same state, and an SSE subscriber of node B sees node A's events.
+//! nodes answer with the same state and sign with one key, and an SSE subscriber of node B sees
+//! node A's events.
 //!
 //! Runs when `AHV_TEST_POSTGRES_URL` is set (`.ci/run` sets it); skips with a printed reason
 //! otherwise, unless `AHV_REQUIRE_POSTGRES` is set, which makes a missing server a failure.
@@ -221,6 +222,22 @@ async fn two_serve_processes_share_one_postgres() {
         assert!(Instant::now() < deadline, "nodes disagree: {va} vs {vb}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Both nodes sign with the cluster's one key.
+    let key = |base: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(format!("{base}/api/v1/audit/public-key"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["public_key_hex"].clone()
+        }
+    };
+    let (ka, kb) = (key(a.base.clone()).await, key(b.base.clone()).await);
+    assert!(ka.is_string(), "{ka}");
+    assert_eq!(ka, kb, "the nodes sign with different keys");
     drop(stream);
     drop(a);
     drop(b);
