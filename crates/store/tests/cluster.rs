@@ -616,3 +616,96 @@ async fn a_failed_commit_fails_the_request_and_the_node_rebuilds_before_writing_
     pool.close().await;
     drop_schema(&schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn saga_work_requested_on_any_node_runs_on_the_lease_holder() {
+    use ahv_core::id::{ActionId, StepId};
+    use ahv_core::saga::StepDefinition;
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    // No periodic lease work: the holder is whoever first produced work for the saga.
+    let quiet = ClusterConfig {
+        lease_check_interval: Duration::from_secs(3600),
+        ..fast()
+    };
+    let (a, store_a) = node(&url, "a", Duration::from_secs(30), quiet.clone()).await;
+    let (b, _store_b) = node(&url, "b", Duration::from_secs(30), quiet).await;
+    let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for (name, hv) in [("a", &a), ("b", &b)] {
+        let ran = ran.clone();
+        hv.register_executor(
+            "record",
+            Arc::new(move |call: StepCall| {
+                ran.lock()
+                    .unwrap()
+                    .push((name, call.step_id.as_str().to_string()));
+                async { StepResult::Ok(serde_json::json!({})) }
+            }),
+        );
+    }
+    let sid = open_session(&a, &["worker".to_string()]).await;
+    let Reply::Saga(view) = a
+        .execute(
+            Actor::Admin,
+            Command::CreateSaga {
+                session_id: sid.clone(),
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not a saga")
+    };
+    let saga = view.saga_id.clone();
+    let steps: Vec<StepId> = ["step:one", "step:two"]
+        .iter()
+        .map(|s| StepId::new(*s).unwrap())
+        .collect();
+    for s in &steps {
+        let step = StepDefinition::new(
+            s.clone(),
+            ActionId::new("work").unwrap(),
+            did("worker"),
+            "record",
+        );
+        a.execute(
+            Actor::Admin,
+            Command::AddStep {
+                saga_id: saga.clone(),
+                step,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let execute = |step: &StepId| Command::ExecuteStep {
+        saga_id: saga.clone(),
+        step_id: step.clone(),
+    };
+    a.execute(Actor::Admin, execute(&steps[0])).await.unwrap();
+    assert_eq!(
+        a.wait_step(&saga, &steps[0], Duration::from_secs(10))
+            .await
+            .unwrap(),
+        Some(StepState::Committed)
+    );
+    let lease = store_a.saga_lease(&saga).await.unwrap().unwrap();
+    assert_eq!(lease.node, "a");
+
+    // Step two is started through node B: node A, the lease holder, carries it out.
+    b.sync().await.unwrap();
+    b.execute(Actor::Admin, execute(&steps[1])).await.unwrap();
+    assert_eq!(
+        b.wait_step(&saga, &steps[1], Duration::from_secs(10))
+            .await
+            .unwrap(),
+        Some(StepState::Committed)
+    );
+    let ran = ran.lock().unwrap().clone();
+    assert_eq!(
+        ran,
+        vec![("a", "step:one".to_string()), ("a", "step:two".to_string())]
+    );
+    drop_schema(&schema).await;
+}
