@@ -424,7 +424,8 @@ async fn an_expired_saga_lease_is_taken_over_and_the_stale_epoch_is_refused() {
     let Some((url, schema)) = fresh_schema().await else {
         return;
     };
-    let ttl = Duration::from_millis(400);
+    // Long enough that node A surely still holds the lease when checked, even on a loaded box.
+    let ttl = Duration::from_millis(1500);
     // Node A never renews its leases (as if it hung); node B checks often.
     let paused = ClusterConfig {
         lease_check_interval: Duration::from_secs(3600),
