@@ -71,6 +71,15 @@ pub struct ServeArgs {
     /// A `postgres://` URL to keep state in PostgreSQL instead of the embedded SQLite file.
     #[arg(long, env = "AHV_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+    /// Run as node ID of a cluster: several `ahv serve` processes sharing the PostgreSQL
+    /// database of --database-url (each with its own --listen and --data-dir).
+    #[arg(
+        long,
+        env = "AHV_NODE_ID",
+        value_name = "ID",
+        requires = "database_url"
+    )]
+    pub node_id: Option<String>,
 }
 
 /// `ahv demo`.

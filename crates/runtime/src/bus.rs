@@ -94,6 +94,16 @@ impl EventBus {
         }
     }
 
+    /// Sets the next sequence number back to `next_seq` (cluster mode: after a failed round
+    /// numbered events that were never committed, the engine is rebuilt and numbering resumes
+    /// where the durable log ends). Retained events are untouched: uncommitted ones were never
+    /// published.
+    pub(crate) fn rewind_to(&self, next_seq: u64) {
+        if let Ok(mut r) = self.retained.lock() {
+            r.next_seq = next_seq.max(1);
+        }
+    }
+
     /// Gives events their sequence numbers. The runtime calls it under the engine lock, so
     /// numbers follow the order in which commands were applied (and logged).
     pub fn number(&self, events: Vec<Event>) -> Vec<StoredEvent> {

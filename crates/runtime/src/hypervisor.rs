@@ -6,6 +6,10 @@
 //! the log says it is durable, then publish its events and start the saga work it produced. A
 //! caller is answered only after its change is durable ("acknowledged means committed").
 //! Reads ([`Hypervisor::read`]) take the lock briefly and never touch the log.
+//!
+//! A hypervisor built with [`Hypervisor::new_cluster`] is one node of several sharing a log:
+//! `execute` then hands the command to the node's sequencer, which decides it in a round on
+//! state caught up with every node (see [`crate::cluster`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +25,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::bus::{EventBus, StoredEvent};
 use crate::clock::Clock;
+use crate::cluster::ClusterState;
 use crate::executor::StepExecutor;
 use crate::log::{CommandLog, LogError};
 use crate::signer::Signer;
@@ -83,7 +88,8 @@ pub(crate) struct Inner {
     pub(crate) config: RuntimeConfig,
     pub(crate) executors: RwLock<BTreeMap<String, Arc<dyn StepExecutor>>>,
     pub(crate) http: reqwest::Client,
-    pub(crate) saga_tx: mpsc::UnboundedSender<(SagaId, SagaCommand)>,
+    /// Saga work for the runner, with the lease epoch it runs under (cluster mode).
+    pub(crate) saga_tx: mpsc::UnboundedSender<(SagaId, SagaCommand, Option<u64>)>,
     /// Woken after every command that touched a saga.
     pub(crate) saga_changed: Notify,
     /// Woken after every command that granted or released a lock.
@@ -94,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) seed_base: OnceLock<[u8; 16]>,
     /// Commands seeded so far; mixed into the base so every command's seed is distinct.
     pub(crate) seed_counter: AtomicU64,
+    /// Set when this hypervisor is a node of a cluster sharing one log.
+    pub(crate) cluster: Option<ClusterState>,
 }
 
 /// The running hypervisor. Cheap to clone; all clones share one engine.
@@ -118,6 +126,18 @@ impl Hypervisor {
         key: SigningKey,
         config: RuntimeConfig,
     ) -> Self {
+        Hypervisor::build(engine, log, clock, key, config, None)
+    }
+
+    /// [`Hypervisor::new`], optionally as a cluster node.
+    pub(crate) fn build(
+        engine: Engine,
+        log: Arc<dyn CommandLog>,
+        clock: Arc<dyn Clock>,
+        key: SigningKey,
+        config: RuntimeConfig,
+        cluster: Option<ClusterState>,
+    ) -> Self {
         let (saga_tx, saga_rx) = mpsc::unbounded_channel();
         let origin = engine.config().origin.clone();
         let inner = Arc::new(Inner {
@@ -134,6 +154,7 @@ impl Hypervisor {
             failed: Mutex::new(None),
             seed_base: OnceLock::new(),
             seed_counter: AtomicU64::new(0),
+            cluster,
             config,
         });
         let hv = Hypervisor { inner };
@@ -141,8 +162,21 @@ impl Hypervisor {
         hv
     }
 
-    /// Applies a command on behalf of `actor` and answers once it is durable.
+    /// Applies a command on behalf of `actor` and answers once it is durable. In cluster mode
+    /// the command is decided in a sequencing round on state caught up with every node.
     pub async fn execute(&self, actor: Actor, cmd: Command) -> Result<Reply, RuntimeError> {
+        if self.inner.cluster.is_some() {
+            return self.execute_fenced(actor, cmd, None).await;
+        }
+        self.execute_local(actor, cmd).await
+    }
+
+    /// Single-node execution: apply, queue in the log, wait until durable, publish.
+    pub(crate) async fn execute_local(
+        &self,
+        actor: Actor,
+        cmd: Command,
+    ) -> Result<Reply, RuntimeError> {
         let (result, pending) = self.apply(actor, cmd)?;
         self.finish(pending).await?;
         result.map_err(RuntimeError::Engine)
@@ -153,7 +187,7 @@ impl Hypervisor {
     /// 8 bytes, so seeds never repeat within a process and are unpredictable across processes.
     /// The seed is logged with the command as before, so replay does not depend on how it was
     /// made.
-    fn next_seed(&self) -> Result<[u8; 16], RuntimeError> {
+    pub(crate) fn next_seed(&self) -> Result<[u8; 16], RuntimeError> {
         let base = match self.inner.seed_base.get() {
             Some(b) => *b,
             None => {
@@ -227,30 +261,43 @@ impl Hypervisor {
             self.fail(&e.0);
             return Err(e.into());
         }
-        let lock_events = p.events.iter().any(|e| {
+        let has_work = !p.work.is_empty();
+        self.publish_events(p.events, has_work);
+        for (saga, cmd) in p.work {
+            let _ = self.inner.saga_tx.send((saga, cmd, None));
+        }
+        Ok(())
+    }
+
+    /// Publishes durable events of applied commands and wakes lock and saga waiters.
+    pub(crate) fn publish_applied(&self, events: Vec<StoredEvent>) {
+        self.publish_events(events, false);
+    }
+
+    fn publish_events(&self, events: Vec<StoredEvent>, saga_work: bool) {
+        if events.is_empty() && !saga_work {
+            return;
+        }
+        let lock_events = events.iter().any(|e| {
             matches!(
                 e.event.event_type,
                 EventType::LockAcquired | EventType::LockReleased
             )
         });
-        let saga_events = !p.work.is_empty()
-            || p.events
+        let saga_events = saga_work
+            || events
                 .iter()
                 .any(|e| e.event.event_type.as_str().starts_with("saga."));
-        self.inner.bus.publish_numbered(p.events);
-        for w in p.work {
-            let _ = self.inner.saga_tx.send(w);
-        }
+        self.inner.bus.publish_numbered(events);
         if lock_events {
             self.inner.locks_changed.notify_waiters();
         }
         if saga_events {
             self.inner.saga_changed.notify_waiters();
         }
-        Ok(())
     }
 
-    fn fail(&self, why: &str) {
+    pub(crate) fn fail(&self, why: &str) {
         tracing::error!(error = why, "durability failed; refusing further changes");
         if let Ok(mut f) = self.inner.failed.lock() {
             f.get_or_insert_with(|| why.to_string());
@@ -268,6 +315,13 @@ impl Hypervisor {
     /// that position.
     pub fn snapshot(&self) -> Result<(u64, Vec<u8>), RuntimeError> {
         let engine = self.inner.engine.lock().map_err(|_| unavailable())?;
+        if let Some(c) = &self.inner.cluster
+            && c.in_flight.load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(RuntimeError::Unavailable(
+                "a sequencing round is in flight; the state is not yet durable, try again".into(),
+            ));
+        }
         let pos = self.inner.log.last_position();
         let bytes = serde_json::to_vec(&*engine)
             .map_err(|e| RuntimeError::Storage(format!("cannot serialize state: {e}")))?;

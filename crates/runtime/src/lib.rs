@@ -4,6 +4,7 @@
 //!
 //! - [`hypervisor`]: the [`Hypervisor`] facade — apply a command, make it durable, then answer,
 //!   publish its events and start its saga work.
+//! - [`cluster`]: several nodes sharing one linear log (sequencing rounds, saga leases).
 //! - [`log`]: the durability seam ([`CommandLog`]); the store crate provides SQLite/PostgreSQL.
 //! - [`bus`]: numbered, bounded, non-blocking event fan-out with resumption by sequence.
 //! - [`saga_runner`]: HTTP step calls (allow-listed, idempotency keys, timeouts), in-process
@@ -15,6 +16,7 @@
 pub mod background;
 pub mod bus;
 pub mod clock;
+pub mod cluster;
 pub mod executor;
 pub mod hypervisor;
 pub mod log;
@@ -24,6 +26,7 @@ pub mod signer;
 
 pub use bus::{EventBus, EventFilter, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cluster::{ClusterConfig, Fence, Lease, SharedLog};
 pub use executor::{StepCall, StepExecutor, StepResult};
 pub use hypervisor::{Hypervisor, RuntimeConfig, RuntimeError};
 pub use log::{CommandLog, LogError, MemoryLog};

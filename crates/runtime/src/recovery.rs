@@ -25,7 +25,7 @@ impl Hypervisor {
         for (id, cmds) in work {
             for c in cmds {
                 n += 1;
-                let _ = self.inner.saga_tx.send((id.clone(), c));
+                let _ = self.inner.saga_tx.send((id.clone(), c, None));
             }
         }
         Ok(n)

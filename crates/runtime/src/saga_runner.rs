@@ -15,16 +15,21 @@ use tokio::sync::mpsc;
 use crate::executor::{StepCall, StepResult};
 use crate::hypervisor::Hypervisor;
 
-pub(crate) fn spawn(hv: Hypervisor, mut rx: mpsc::UnboundedReceiver<(SagaId, SagaCommand)>) {
+pub(crate) fn spawn(
+    hv: Hypervisor,
+    mut rx: mpsc::UnboundedReceiver<(SagaId, SagaCommand, Option<u64>)>,
+) {
     tokio::spawn(async move {
-        while let Some((saga_id, cmd)) = rx.recv().await {
+        while let Some((saga_id, cmd, epoch)) = rx.recv().await {
             let hv = hv.clone();
-            tokio::spawn(async move { run(hv, saga_id, cmd).await });
+            tokio::spawn(async move { run(hv, saga_id, cmd, epoch).await });
         }
     });
 }
 
-async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand) {
+/// Carries out one saga command; `epoch` is the saga lease it runs under in cluster mode, sent
+/// with the report so a node that lost the lease cannot change the saga.
+async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand, epoch: Option<u64>) {
     let input = match cmd {
         SagaCommand::ExecuteStep {
             step_id,
@@ -118,7 +123,7 @@ async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand) {
         }
         _ => return,
     };
-    report(&hv, &saga_id, input).await;
+    report(&hv, &saga_id, input, epoch).await;
 }
 
 fn class(retryable: bool) -> ErrorClass {
@@ -136,12 +141,16 @@ async fn sleep_until(hv: &Hypervisor, at: Timestamp) {
     }
 }
 
-async fn report(hv: &Hypervisor, saga_id: &SagaId, input: SagaInput) {
+async fn report(hv: &Hypervisor, saga_id: &SagaId, input: SagaInput, epoch: Option<u64>) {
     let cmd = Command::SagaInput {
         saga_id: saga_id.clone(),
         input,
     };
-    if let Err(e) = hv.execute(Actor::System, cmd).await {
+    let fence = epoch.map(|epoch| crate::cluster::Fence {
+        saga_id: saga_id.clone(),
+        epoch,
+    });
+    if let Err(e) = hv.execute_fenced(Actor::System, cmd, fence).await {
         // Late or duplicate reports are expected (e.g. after a rollback began); log and drop.
         tracing::debug!(saga = %saga_id, error = %e, "saga input not applied");
     }

@@ -3,6 +3,9 @@
 //! `AHV_TEST_POSTGRES_URL` is set) PostgreSQL.
 //!
 //! Run in release: `cargo run --release -p ahv-store --example commit_bench`.
+//! `AHV_BENCH_ONLY=memory,sqlite,postgres,cluster` picks rows; `cluster` is two cluster nodes
+//! (`Store::join_cluster`) on one PostgreSQL schema, the 64 callers split between them and the
+//! single caller on the first.
 //! `AHV_BENCH_SECS` sets the length of each throughput run (default 3), `AHV_BENCH_DIR` the
 //! directory the SQLite file and the fsync probe live in (default: a temporary directory).
 //!
@@ -25,7 +28,7 @@ use ahv_core::security::rate_limit::{RatePolicy, RingPolicies};
 use ahv_core::session::SessionConfig;
 use ahv_core::vclock::IsolationLevel;
 use ahv_core::vfs::VfsLimits;
-use ahv_runtime::{Hypervisor, RuntimeConfig, Signer, SystemClock};
+use ahv_runtime::{ClusterConfig, Hypervisor, RuntimeConfig, Signer, SystemClock};
 use ahv_store::{Location, Store, StoreOptions};
 
 const CALLERS: usize = 64;
@@ -123,6 +126,34 @@ async fn start(store: &Store) -> (Hypervisor, SessionId) {
         key,
         RuntimeConfig::default(),
     );
+    let sid = setup(&hv).await;
+    (hv, sid)
+}
+
+/// A cluster node on `store` (PostgreSQL).
+async fn start_node(store: &Store, id: &str) -> Hypervisor {
+    let r = store
+        .join_cluster(id, config(), ahv_store::DEFAULT_LEASE_TTL)
+        .await
+        .unwrap();
+    let mut clock = SystemClock::new();
+    if let Some(at) = r.last_at {
+        clock = clock.not_before(at);
+    }
+    Hypervisor::new_cluster(
+        r.engine,
+        r.pos,
+        r.last_at,
+        r.shared,
+        Arc::new(clock),
+        Signer::generate_key().unwrap(),
+        RuntimeConfig::default(),
+        ClusterConfig::default(),
+    )
+}
+
+/// Creates the benchmark session with its `CALLERS` agents and activates it.
+async fn setup(hv: &Hypervisor) -> SessionId {
     let session = SessionConfig {
         max_participants: 1_000,
         ..SessionConfig::default()
@@ -153,7 +184,7 @@ async fn start(store: &Store) -> (Hypervisor, SessionId) {
     )
     .await
     .unwrap();
-    (hv, sid)
+    sid
 }
 
 async fn write(hv: &Hypervisor, sid: &SessionId, agent: usize, i: u64) {
@@ -171,21 +202,70 @@ async fn write(hv: &Hypervisor, sid: &SessionId, agent: usize, i: u64) {
 
 async fn measure(store: Store, secs: u64) -> Row {
     let (hv, sid) = start(&store).await;
+    let row = run(
+        store.kind(),
+        &[hv],
+        std::slice::from_ref(&store),
+        &sid,
+        secs,
+    )
+    .await;
+    store.close().await;
+    row
+}
+
+/// Two cluster nodes on one PostgreSQL schema.
+async fn measure_cluster(url: &str, secs: u64) -> Row {
+    let open = || async {
+        Store::open(
+            &Location::Postgres(url.to_string()),
+            StoreOptions::default(),
+        )
+        .await
+        .unwrap()
+    };
+    let (sa, sb) = (open().await, open().await);
+    let a = start_node(&sa, "a").await;
+    let sid = setup(&a).await;
+    let b = start_node(&sb, "b").await;
+    b.sync().await.unwrap();
+    let row = run("cluster2", &[a, b], &[sa.clone(), sb.clone()], &sid, secs).await;
+    sa.close().await;
+    sb.close().await;
+    row
+}
+
+/// Single-caller latency on the first node, then `CALLERS` callers spread over the nodes.
+async fn run(
+    backend: &'static str,
+    nodes: &[Hypervisor],
+    stores: &[Store],
+    sid: &SessionId,
+    secs: u64,
+) -> Row {
+    let hv = &nodes[0];
+    let stats = || {
+        stores.iter().fold((0, 0), |(b, e), s| {
+            let st = s.stats();
+            (b + st.batches, e + st.entries)
+        })
+    };
     // Single caller first: one action at a time.
     let mut single = Vec::with_capacity(SINGLE_SAMPLES);
     for i in 0..SINGLE_SAMPLES as u64 {
         let t = Instant::now();
-        write(&hv, &sid, 0, i).await;
+        write(hv, sid, 0, i).await;
         single.push(t.elapsed());
     }
     // Then 64 callers for `secs` seconds.
-    let before = store.stats();
+    let before = stats();
     let stop = Arc::new(AtomicBool::new(false));
     let acks = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for agent in 0..CALLERS {
-        let (hv, sid, stop, acks) = (hv.clone(), sid.clone(), stop.clone(), acks.clone());
+        let hv = nodes[agent % nodes.len()].clone();
+        let (sid, stop, acks) = (sid.clone(), stop.clone(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 1_000_000;
@@ -206,22 +286,31 @@ async fn measure(store: Store, secs: u64) -> Row {
         all.extend(t.await.unwrap());
     }
     let elapsed = started.elapsed();
-    let after = store.stats();
-    let batches = (after.batches - before.batches).max(1);
-    let row = Row {
-        backend: store.kind(),
+    let after = stats();
+    let batches = (after.0 - before.0).max(1);
+    Row {
+        backend,
         acks_per_sec: acks.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
-        avg_batch: (after.entries - before.entries) as f64 / batches as f64,
+        avg_batch: (after.1 - before.1) as f64 / batches as f64,
         p50_64: percentile(&mut all, 0.5),
         p50_1: percentile(&mut single, 0.5),
         p99_1: percentile(&mut single, 0.99),
-    };
-    store.close().await;
-    row
+    }
 }
 
 async fn postgres_store(base: &str) -> (Store, String) {
-    let schema = format!("ahv_bench_{}", std::process::id());
+    let (url, schema) = postgres_schema(base, "ahv_bench").await;
+    (
+        Store::open(&Location::Postgres(url), StoreOptions::default())
+            .await
+            .unwrap(),
+        schema,
+    )
+}
+
+/// A fresh schema named `prefix_<pid>` and the URL that uses it.
+async fn postgres_schema(base: &str, prefix: &str) -> (String, String) {
+    let schema = format!("{prefix}_{}", std::process::id());
     let pool = sqlx::PgPool::connect(base).await.unwrap();
     sqlx::raw_sql(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -231,11 +320,8 @@ async fn postgres_store(base: &str) -> (Store, String) {
     .unwrap();
     pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     (
-        Store::open(&Location::Postgres(url), StoreOptions::default())
-            .await
-            .unwrap(),
+        format!("{base}{sep}options=-c%20search_path%3D{schema}"),
         schema,
     )
 }
@@ -295,6 +381,16 @@ async fn main() {
         }
         Ok(_) => {}
         Err(_) => println!("postgres: skipped (AHV_TEST_POSTGRES_URL is not set)"),
+    }
+    if let Ok(base) = std::env::var("AHV_TEST_POSTGRES_URL")
+        && wanted("cluster")
+    {
+        let (url, schema) = postgres_schema(&base, "ahv_bench_cluster").await;
+        rows.push(measure_cluster(&url, secs).await);
+        let pool = sqlx::PgPool::connect(&base).await.unwrap();
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await;
     }
 
     println!();

@@ -128,6 +128,15 @@ impl Db {
         }
     }
 
+    /// Sets a small setting only if it is unset (atomically, durably).
+    pub(crate) async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        match self {
+            Db::Memory(m) => m.init_meta(key, value),
+            Db::Sqlite(s) => s.init_meta(key, value).await,
+            Db::Postgres(p) => p.init_meta(key, value).await,
+        }
+    }
+
     /// The schema version recorded in the database.
     pub(crate) async fn schema_version(&self) -> Result<i64> {
         match self {

@@ -32,6 +32,13 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counts one committed transaction of `entries` commands and `events` events.
+    pub(crate) fn record(&self, entries: usize, events: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.entries.fetch_add(entries as u64, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn stats(&self) -> CommitStats {
         CommitStats {
             batches: self.batches.load(Ordering::Relaxed),
@@ -105,20 +112,7 @@ impl LogCore {
     }
 
     fn append(&self, entry: &LoggedCommand, events: &[StoredEvent]) -> Result<u64, LogError> {
-        let json = serde_json::to_string(entry)
-            .map_err(|e| LogError(format!("cannot encode command: {e}")))?;
-        let events = events
-            .iter()
-            .map(|e| {
-                let json = serde_json::to_string(&e.event)
-                    .map_err(|x| LogError(format!("cannot encode event: {x}")))?;
-                Ok(EventRow {
-                    seq: e.seq,
-                    at_ms: ms(e.event.at),
-                    json,
-                })
-            })
-            .collect::<Result<Vec<_>, LogError>>()?;
+        let encoded = encode(0, entry, events)?;
         let mut q = self
             .queue
             .lock()
@@ -131,12 +125,7 @@ impl LogCore {
         }
         q.last += 1;
         let pos = q.last;
-        q.pending.push(Entry {
-            pos,
-            at_ms: ms(entry.at),
-            json,
-            events,
-        });
+        q.pending.push(Entry { pos, ..encoded });
         drop(q);
         self.wake.notify_one();
         Ok(pos)
@@ -232,6 +221,34 @@ async fn write_loop(
             }
         }
     }
+}
+
+/// Encodes a command and its numbered events for the backends, at log position `pos`.
+pub(crate) fn encode(
+    pos: u64,
+    entry: &LoggedCommand,
+    events: &[StoredEvent],
+) -> Result<Entry, LogError> {
+    let json = serde_json::to_string(entry)
+        .map_err(|e| LogError(format!("cannot encode command: {e}")))?;
+    let events = events
+        .iter()
+        .map(|e| {
+            let json = serde_json::to_string(&e.event)
+                .map_err(|x| LogError(format!("cannot encode event: {x}")))?;
+            Ok(EventRow {
+                seq: e.seq,
+                at_ms: ms(e.event.at),
+                json,
+            })
+        })
+        .collect::<Result<Vec<_>, LogError>>()?;
+    Ok(Entry {
+        pos,
+        at_ms: ms(entry.at),
+        json,
+        events,
+    })
 }
 
 fn ms(t: ahv_core::time::Timestamp) -> i64 {

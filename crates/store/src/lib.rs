@@ -14,6 +14,10 @@
 //! everything queued in one transaction, and every caller of that batch is released together.
 //! [`Store::recover`] rebuilds the engine from the newest snapshot plus the tail of the log.
 //!
+//! Several nodes can share one PostgreSQL database ([`Store::join_cluster`], module `cluster`):
+//! the command log is then one linear history that every node appends to in serialized
+//! sequencing rounds and replays into its own engine.
+//!
 //! ```no_run
 //! # async fn start() -> Result<(), ahv_store::StoreError> {
 //! use ahv_store::{Location, Store, StoreOptions};
@@ -26,6 +30,7 @@
 
 mod backend;
 mod batch;
+mod cluster;
 pub mod commit;
 mod err;
 mod location;
@@ -37,6 +42,7 @@ mod snapshot;
 mod sqlite;
 mod store;
 
+pub use cluster::{DEFAULT_LEASE_TTL, MAX_NODE_ID, Replica};
 pub use commit::CommitStats;
 pub use err::{Result, StoreError};
 pub use location::{Location, SQLITE_FILE, StoreOptions};

@@ -120,4 +120,12 @@ impl MemDb {
         self.lock()?.meta.insert(key.to_string(), value.to_string());
         Ok(())
     }
+
+    pub(crate) fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.lock()?
+            .meta
+            .entry(key.to_string())
+            .or_insert_with(|| value.to_string());
+        Ok(())
+    }
 }

@@ -90,42 +90,7 @@ impl PgDb {
     /// trip, atomic on its own, and the same text every time, so it stays prepared. Rows pruned
     /// are those older than the batch (a batch larger than the retention is trimmed next time).
     pub(crate) async fn write_batch(&self, batch: &[Entry], retention: u64) -> Result<()> {
-        let mut pos = Vec::with_capacity(batch.len());
-        let mut at = Vec::with_capacity(batch.len());
-        let mut entry = Vec::with_capacity(batch.len());
-        let (mut seq, mut ev_at, mut json) = (Vec::new(), Vec::new(), Vec::new());
-        for e in batch {
-            pos.push(to_db(e.pos)?);
-            at.push(e.at_ms);
-            entry.push(e.json.as_str());
-            for r in &e.events {
-                seq.push(to_db(r.seq)?);
-                ev_at.push(r.at_ms);
-                json.push(r.json.as_str());
-            }
-        }
-        let keep_from = prune_below(batch, retention).map_or(Ok(0), to_db)?;
-        sqlx::query(
-            "WITH c AS ( \
-               INSERT INTO commands (pos, at_ms, entry) \
-               SELECT p, a, e::jsonb FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS t(p, a, e) \
-             ), ev AS ( \
-               INSERT INTO events (seq, at_ms, json) \
-               SELECT s, a, j::jsonb FROM UNNEST($4::bigint[], $5::bigint[], $6::text[]) AS t(s, a, j) \
-               ON CONFLICT (seq) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json \
-             ) \
-             DELETE FROM events WHERE seq < $7",
-        )
-        .bind(pos)
-        .bind(at)
-        .bind(entry)
-        .bind(seq)
-        .bind(ev_at)
-        .bind(json)
-        .bind(keep_from)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        write_batch_on(&self.pool, batch, retention).await
     }
 
     pub(crate) async fn snapshot_positions(&self) -> Result<Vec<u64>> {
@@ -233,6 +198,15 @@ impl PgDb {
         Ok(())
     }
 
+    pub(crate) async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn schema_version(&self) -> Result<i64> {
         let row = sqlx::query("SELECT MAX(version)::bigint FROM schema_version")
             .fetch_one(&self.pool)
@@ -243,4 +217,49 @@ impl PgDb {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// [`PgDb::write_batch`] on any executor: the pool, or the open transaction of a cluster
+/// sequencing round.
+pub(crate) async fn write_batch_on<'e, E: sqlx::PgExecutor<'e>>(
+    ex: E,
+    batch: &[Entry],
+    retention: u64,
+) -> Result<()> {
+    let mut pos = Vec::with_capacity(batch.len());
+    let mut at = Vec::with_capacity(batch.len());
+    let mut entry = Vec::with_capacity(batch.len());
+    let (mut seq, mut ev_at, mut json) = (Vec::new(), Vec::new(), Vec::new());
+    for e in batch {
+        pos.push(to_db(e.pos)?);
+        at.push(e.at_ms);
+        entry.push(e.json.as_str());
+        for r in &e.events {
+            seq.push(to_db(r.seq)?);
+            ev_at.push(r.at_ms);
+            json.push(r.json.as_str());
+        }
+    }
+    let keep_from = prune_below(batch, retention).map_or(Ok(0), to_db)?;
+    sqlx::query(
+        "WITH c AS ( \
+           INSERT INTO commands (pos, at_ms, entry) \
+           SELECT p, a, e::jsonb FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS t(p, a, e) \
+         ), ev AS ( \
+           INSERT INTO events (seq, at_ms, json) \
+           SELECT s, a, j::jsonb FROM UNNEST($4::bigint[], $5::bigint[], $6::text[]) AS t(s, a, j) \
+           ON CONFLICT (seq) DO UPDATE SET at_ms = excluded.at_ms, json = excluded.json \
+         ) \
+         DELETE FROM events WHERE seq < $7",
+    )
+    .bind(pos)
+    .bind(at)
+    .bind(entry)
+    .bind(seq)
+    .bind(ev_at)
+    .bind(json)
+    .bind(keep_from)
+    .execute(ex)
+    .await?;
+    Ok(())
 }

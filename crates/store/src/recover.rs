@@ -151,7 +151,7 @@ impl Store {
 
     /// Replays every command after `from` onto `engine`, checking the positions are gap-free.
     /// Returns the last position, how many were replayed and the last command's time.
-    async fn replay_after(
+    pub(crate) async fn replay_after(
         &self,
         engine: &mut Engine,
         from: u64,
@@ -183,7 +183,7 @@ impl Store {
 
     /// The newest readable snapshot (engine and position), or none; and how many newer ones
     /// were unreadable. A snapshot is usable only if the log continues right after it.
-    async fn start_point(&self) -> Result<(Option<(Engine, u64)>, usize)> {
+    pub(crate) async fn start_point(&self) -> Result<(Option<(Engine, u64)>, usize)> {
         let db = &self.inner.db;
         let mut skipped = 0;
         for pos in db.snapshot_positions().await? {
@@ -212,7 +212,7 @@ impl Store {
 
     /// The configuration to replay from the beginning with: the stored one if any (recording
     /// `given` when there is none), and whether it differs from `given`.
-    async fn genesis_config(&self, given: EngineConfig) -> Result<(EngineConfig, bool)> {
+    pub(crate) async fn genesis_config(&self, given: EngineConfig) -> Result<(EngineConfig, bool)> {
         let given_json = serde_json::to_string(&given)
             .map_err(|e| StoreError::Encode(format!("engine config: {e}")))?;
         match self.inner.db.get_meta(GENESIS_CONFIG_KEY).await? {
@@ -236,7 +236,7 @@ impl Store {
         }
     }
 
-    async fn command_time(&self, pos: u64) -> Result<Option<Timestamp>> {
+    pub(crate) async fn command_time(&self, pos: u64) -> Result<Option<Timestamp>> {
         let rows = self
             .inner
             .db
@@ -249,7 +249,7 @@ impl Store {
             .map(|c| c.at))
     }
 
-    async fn load_events(&self) -> Result<Vec<StoredEvent>> {
+    pub(crate) async fn load_events(&self) -> Result<Vec<StoredEvent>> {
         self.inner
             .db
             .events()

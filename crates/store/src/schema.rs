@@ -10,7 +10,7 @@
 use crate::err::{Result, StoreError};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: i64 = 1;
+pub const CURRENT_VERSION: i64 = 2;
 
 /// One migration: the SQL that brings a database from `version - 1` to `version`.
 #[derive(Debug)]
@@ -20,19 +20,38 @@ pub(crate) struct Migration {
 }
 
 /// SQLite migrations, oldest first.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/sqlite/0002_saga_leases.sql"),
+    },
+];
 
 /// PostgreSQL migrations, oldest first.
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/postgres/0002_saga_leases.sql"),
+    },
+];
 
 /// Every table this build's schema has.
-pub(crate) const TABLES: &[&str] = &["schema_version", "commands", "events", "snapshots", "meta"];
+pub(crate) const TABLES: &[&str] = &[
+    "schema_version",
+    "commands",
+    "events",
+    "snapshots",
+    "meta",
+    "saga_leases",
+];
 
 /// Decides whether a database can be used, from its tables and recorded version, and returns
 /// the version it is at (0 for an empty database).

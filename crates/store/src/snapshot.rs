@@ -46,7 +46,8 @@ impl Store {
         // Compact only once `keep` snapshots exist, so an unreadable newest snapshot always has
         // an older one (or the whole log) to fall back to.
         let kept = self.inner.db.snapshot_positions().await?.len();
-        if self.inner.options.compact && kept >= keep && oldest > 1 {
+        // Cluster mode never compacts: another node may still need any command.
+        if self.inner.options.compact && !self.is_cluster() && kept >= keep && oldest > 1 {
             self.inner.db.delete_commands_through(oldest - 1).await?;
         }
         tracing::debug!(pos, bytes = bytes.len(), "snapshot saved");

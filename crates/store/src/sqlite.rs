@@ -256,6 +256,15 @@ impl SqliteDb {
         Ok(())
     }
 
+    pub(crate) async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn schema_version(&self) -> Result<i64> {
         let row = sqlx::query("SELECT MAX(version) FROM schema_version")
             .fetch_one(&self.pool)

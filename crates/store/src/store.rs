@@ -1,6 +1,7 @@
 //! The [`Store`]: an open backend plus the command log currently writing to it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::backend::Db;
 use crate::commit::{CommitStats, Counters, LogCore};
@@ -22,6 +23,9 @@ pub(crate) struct Inner {
     /// The log made by the latest recovery (at most one writes at a time).
     pub(crate) log: Mutex<Option<Arc<LogCore>>>,
     pub(crate) counters: Arc<Counters>,
+    /// Set once the store serves as a cluster node: the newest shared-log position seen.
+    /// Cluster mode never compacts the log.
+    pub(crate) cluster_pos: OnceLock<Arc<AtomicU64>>,
 }
 
 /// Durable state of one hypervisor: the command log, events, snapshots and settings. Cheap to
@@ -65,6 +69,7 @@ impl Store {
             location,
             log: Mutex::new(None),
             counters: Arc::new(Counters::default()),
+            cluster_pos: OnceLock::new(),
         };
         Store {
             inner: Arc::new(inner),
@@ -114,9 +119,35 @@ impl Store {
         self.inner.db.set_meta(key, value).await
     }
 
-    /// Last log position handed out by the current log (0 before recovery).
+    /// Sets `key` to `value` unless it already has a value, and returns the value now stored:
+    /// of several nodes starting at once on one database, exactly one value wins and every
+    /// node gets it (e.g. the cluster's shared signing key).
+    pub async fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        check_key(key)?;
+        if value.len() > MAX_META_VALUE {
+            return Err(StoreError::Invalid(format!(
+                "meta value for `{key}` is {} bytes; at most {MAX_META_VALUE} are allowed",
+                value.len()
+            )));
+        }
+        self.inner.db.init_meta(key, value).await?;
+        self.inner.db.get_meta(key).await?.ok_or_else(|| {
+            StoreError::Database(format!("meta key `{key}` vanished right after it was set"))
+        })
+    }
+
+    /// Last log position handed out by the current log (0 before recovery); in cluster mode, the
+    /// newest shared-log position this node has seen.
     pub fn last_position(&self) -> u64 {
+        if let Some(seen) = self.inner.cluster_pos.get() {
+            return seen.load(Ordering::Acquire);
+        }
         self.current_log().map_or(0, |l| l.last())
+    }
+
+    /// Whether this store serves as a cluster node (see [`Store::join_cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        self.inner.cluster_pos.get().is_some()
     }
 
     pub(crate) fn current_log(&self) -> Option<Arc<LogCore>> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ahv_core::engine::EngineConfig;
-use ahv_runtime::{Hypervisor, RuntimeConfig, Signer, SystemClock};
+use ahv_runtime::{ClusterConfig, Hypervisor, RuntimeConfig, Signer, SystemClock};
 use ahv_server::{AppState, Auth, AuthConfig, ServerConfig};
 use ahv_store::{Location, Store, StoreOptions};
 use ed25519_dalek::SigningKey;
@@ -25,6 +25,8 @@ pub const DEFAULT_DATA_DIR: &str = "ahv-data";
 
 const META_ADMIN_HASH: &str = "auth.admin_token_sha256";
 const META_TOKEN_SECRET: &str = "auth.token_secret";
+/// The cluster's checkpoint signing key (hex seed), so every node signs with one key.
+const META_CLUSTER_KEY: &str = "cluster.signing_key";
 
 /// Runs the server until a shutdown signal.
 pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
@@ -48,32 +50,32 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
         .map_err(|e| {
             CliError::usage(format!("cannot start the async runtime: {e}"), "ahv serve")
         })?;
-    rt.block_on(serve(addr, &data_dir, args.database_url.as_deref()))
+    rt.block_on(serve(
+        addr,
+        &data_dir,
+        args.database_url.as_deref(),
+        args.node_id.as_deref(),
+    ))
 }
 
-async fn serve(
-    addr: SocketAddr,
-    data_dir: &Path,
-    database_url: Option<&str>,
-) -> Result<u8, CliError> {
-    init_tracing();
-    prepare_data_dir(data_dir)?;
-    let location = match database_url {
-        Some(url) => {
-            Location::parse(url).map_err(|e| CliError::usage(e.to_string(), "--database-url"))?
-        }
-        None => Location::dir(data_dir),
-    };
-    let store = Store::open(&location, StoreOptions::default())
-        .await
-        .map_err(|e| CliError::usage(e.to_string(), location.describe()))?;
+/// The engine and log a server starts with: a single node's own log, or a cluster replica.
+struct Started {
+    hv: Hypervisor,
+    recovered_line: String,
+    resumed: usize,
+}
+
+/// Recovers a single node (its own log; in-flight sagas resumed now).
+async fn start_single(
+    store: &Store,
+    location: &Location,
+    key: SigningKey,
+) -> Result<Started, CliError> {
     let recovered = store
         .recover(EngineConfig::default())
         .await
         .map_err(|e| CliError::usage(format!("recovery failed: {e}"), location.describe()))?;
     let report = recovered.report.clone();
-    let key = signing_key(data_dir)?;
-    let (auth, new_token) = auth_config(&store, data_dir).await?;
     let mut clock = SystemClock::new();
     if let Some(at) = report.last_at {
         clock = clock.not_before(at);
@@ -87,6 +89,100 @@ async fn serve(
     );
     hv.bus().restore(recovered.events);
     let resumed = hv.resume_sagas().unwrap_or(0);
+    Ok(Started {
+        hv,
+        recovered_line: format!(
+            "{} commands replayed after snapshot {:?}",
+            report.replayed, report.snapshot_pos
+        ),
+        resumed,
+    })
+}
+
+/// Joins the cluster sharing the PostgreSQL database as `node_id`. Unfinished sagas are not
+/// resumed here: each runs on the node holding its lease, and expired leases are taken over.
+async fn start_cluster(
+    store: &Store,
+    location: &Location,
+    node_id: &str,
+    key: SigningKey,
+) -> Result<Started, CliError> {
+    if store.kind() != "postgres" {
+        return Err(CliError::usage(
+            "--node-id needs a postgres:// --database-url: nodes share one PostgreSQL database",
+            "--node-id",
+        ));
+    }
+    let r = store
+        .join_cluster(
+            node_id,
+            EngineConfig::default(),
+            ahv_store::DEFAULT_LEASE_TTL,
+        )
+        .await
+        .map_err(|e| {
+            CliError::usage(
+                format!("joining the cluster failed: {e}"),
+                location.describe(),
+            )
+        })?;
+    let mut clock = SystemClock::new();
+    if let Some(at) = r.last_at {
+        clock = clock.not_before(at);
+    }
+    let line = format!(
+        "{} commands replayed after snapshot {:?}; cluster node `{node_id}` at position {}",
+        r.replayed, r.snapshot_pos, r.pos
+    );
+    let hv = Hypervisor::new_cluster(
+        r.engine,
+        r.pos,
+        r.last_at,
+        r.shared,
+        Arc::new(clock),
+        key,
+        RuntimeConfig::default(),
+        ClusterConfig::default(),
+    );
+    hv.bus().restore(r.events);
+    Ok(Started {
+        hv,
+        recovered_line: line,
+        resumed: 0,
+    })
+}
+
+async fn serve(
+    addr: SocketAddr,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    node_id: Option<&str>,
+) -> Result<u8, CliError> {
+    init_tracing();
+    prepare_data_dir(data_dir)?;
+    let location = match database_url {
+        Some(url) => {
+            Location::parse(url).map_err(|e| CliError::usage(e.to_string(), "--database-url"))?
+        }
+        None => Location::dir(data_dir),
+    };
+    let store = Store::open(&location, StoreOptions::default())
+        .await
+        .map_err(|e| CliError::usage(e.to_string(), location.describe()))?;
+    let mut key = signing_key(data_dir)?;
+    if node_id.is_some() && store.kind() == "postgres" {
+        key = cluster_signing_key(&store, key).await?;
+    }
+    let started = match node_id {
+        Some(id) => start_cluster(&store, &location, id, key).await?,
+        None => start_single(&store, &location, key).await?,
+    };
+    let (auth, new_token) = auth_config(&store, data_dir).await?;
+    let Started {
+        hv,
+        recovered_line,
+        resumed,
+    } = started;
     let background = hv.start_background();
     let snapshots = tokio::spawn(ahv_store::snapshot_every(
         hv.clone(),
@@ -108,10 +204,7 @@ async fn serve(
         store.kind(),
         location.describe()
     );
-    println!(
-        "  recovered        {} commands replayed after snapshot {:?}; {} saga calls resumed",
-        report.replayed, report.snapshot_pos, resumed
-    );
+    println!("  recovered        {recovered_line}; {resumed} saga calls resumed");
     match new_token {
         Some(t) => {
             println!("  admin token      {t}");
@@ -224,6 +317,23 @@ fn signing_key(dir: &Path) -> Result<SigningKey, CliError> {
             path.display().to_string(),
         )),
     }
+}
+
+/// The signing key every node of a cluster uses: the first node to start records its own key
+/// in the shared database (like the agent-token secret), later nodes adopt it, so checkpoints
+/// and audit bundles from any node verify against one public key.
+async fn cluster_signing_key(store: &Store, own: SigningKey) -> Result<SigningKey, CliError> {
+    let stored = store
+        .init_meta(META_CLUSTER_KEY, &hex::encode(own.to_bytes()))
+        .await
+        .map_err(|e| CliError::usage(e.to_string(), "store metadata"))?;
+    let seed = hex32(&stored).ok_or_else(|| {
+        CliError::usage(
+            "the cluster's signing key in the database is not 32 hex bytes",
+            META_CLUSTER_KEY,
+        )
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 fn random32() -> Result<[u8; 32], CliError> {

@@ -214,6 +214,16 @@ pub async fn meta_get_set(f: Factory) {
         store.get_meta("agent.secret").await.unwrap().as_deref(),
         Some("s")
     );
+    // init_meta: the first value wins and every caller gets it.
+    assert_eq!(
+        store.init_meta("shared.key", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.init_meta("shared.key", "second").await.unwrap(),
+        "first"
+    );
+    assert_eq!(store.init_meta("agent.secret", "other").await.unwrap(), "s");
     let e = store.set_meta("", "x").await.unwrap_err();
     assert!(
         e.to_string().starts_with("invalid input: meta key ``"),
