@@ -368,7 +368,7 @@ async fn two_nodes_keep_every_invariant_under_conflicting_load() {
         .iter()
         .filter(|e| e.event.session_id.as_ref() == Some(&lock_sid))
     {
-        let id = e.event.payload["lock_id"].as_str().map(str::to_string);
+        let id = e.event.payload.to_value()["lock_id"].as_str().map(str::to_string);
         match e.event.event_type {
             EventType::LockAcquired => {
                 assert!(
