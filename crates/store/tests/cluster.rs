@@ -368,7 +368,9 @@ async fn two_nodes_keep_every_invariant_under_conflicting_load() {
         .iter()
         .filter(|e| e.event.session_id.as_ref() == Some(&lock_sid))
     {
-        let id = e.event.payload.to_value()["lock_id"].as_str().map(str::to_string);
+        let id = e.event.payload.to_value()["lock_id"]
+            .as_str()
+            .map(str::to_string);
         match e.event.event_type {
             EventType::LockAcquired => {
                 assert!(
@@ -497,7 +499,9 @@ async fn an_expired_saga_lease_is_taken_over_and_the_stale_epoch_is_refused() {
     assert_eq!(*a_keys.lock().unwrap(), *b_keys.lock().unwrap());
 
     // A report from A under its old epoch is refused and changes nothing.
-    let step_id = view.steps[0].step_id.clone();
+    let step_id = a
+        .read(|e| e.saga_view(&saga).unwrap().steps[0].step_id.clone())
+        .unwrap();
     let stale = Command::SagaInput {
         saga_id: saga.clone(),
         input: SagaInput::StepFailed {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::view::{SagaView, SessionView};
+use super::view::{SagaSummary, SessionSummary};
 use crate::id::{ActionId, AgentDid, RecordId, SessionId};
 use crate::liability::shapley::AttributionResult;
 use crate::liability::{QuarantineRecord, SlashOutcome, VouchRecord};
@@ -22,7 +22,7 @@ pub enum Reply {
     /// Nothing more to say.
     Done,
     /// A session's state after create/activate.
-    Session(Box<SessionView>),
+    Session(SessionSummary),
     /// An agent was admitted.
     Joined(JoinOutcome),
     /// A session was terminated and archived.
@@ -46,8 +46,8 @@ pub enum Reply {
     },
     /// A kill was carried out.
     Killed(KillRecord),
-    /// A saga's state.
-    Saga(Box<SagaView>),
+    /// A saga's state after the command.
+    Saga(SagaSummary),
     /// Fault attribution of an escalated saga.
     Attribution(Box<AttributionResult>),
     /// What a periodic tick expired.

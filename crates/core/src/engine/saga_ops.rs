@@ -4,8 +4,6 @@
 
 use std::collections::VecDeque;
 
-use crate::audit::detail::Ser;
-
 use super::governed::Classified;
 use super::reply::Reply;
 use super::{Actor, Ctx, Engine, EngineError, Result};
@@ -147,7 +145,7 @@ impl Engine {
         .map_err(saga_err)?;
         let id = self.insert_saga(saga, ctx)?;
         self.feed(&id, SagaInput::Start { skip: Vec::new() }, ctx)?;
-        Ok(Reply::Saga(self.saga_view(&id)?))
+        Ok(Reply::Saga(self.saga_summary(&id)?))
     }
 
     pub(crate) fn submit_saga(
@@ -179,7 +177,7 @@ impl Engine {
             .replay_plan(saga.saga_id(), saga.definition());
         let id = self.insert_saga(saga, ctx)?;
         self.feed(&id, plan.start_input(), ctx)?;
-        Ok(Reply::Saga(self.saga_view(&id)?))
+        Ok(Reply::Saga(self.saga_summary(&id)?))
     }
 
     pub(crate) fn add_step(
@@ -239,7 +237,7 @@ impl Engine {
             .entry(saga_id.clone())
             .or_default()
             .push(step);
-        Ok(Reply::Saga(self.saga_view(saga_id)?))
+        Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
     pub(crate) fn execute_step(
@@ -278,7 +276,7 @@ impl Engine {
             return Err(EngineError::not_found("step", step_id));
         };
         self.feed(saga_id, SagaInput::StepAdded(Box::new(step)), ctx)?;
-        Ok(Reply::Saga(self.saga_view(saga_id)?))
+        Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
     pub(crate) fn complete_saga(
@@ -300,7 +298,7 @@ impl Engine {
             )));
         }
         self.feed(saga_id, SagaInput::CompleteRequested, ctx)?;
-        Ok(Reply::Saga(self.saga_view(saga_id)?))
+        Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
     pub(crate) fn compensate_saga(
@@ -318,7 +316,7 @@ impl Engine {
         self.require_member_or_admin(actor, &session)?;
         self.held_steps.remove(saga_id);
         self.feed(saga_id, SagaInput::CompensateRequested, ctx)?;
-        Ok(Reply::Saga(self.saga_view(saga_id)?))
+        Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
     pub(crate) fn saga_input(
@@ -330,7 +328,7 @@ impl Engine {
     ) -> Result<Reply> {
         Self::require_admin(actor, "report saga step outcomes")?;
         self.feed(saga_id, input, ctx)?;
-        Ok(Reply::Saga(self.saga_view(saga_id)?))
+        Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
     /// Rolls back every unfinished saga of a session (termination, expiry).
@@ -582,7 +580,7 @@ impl Engine {
         if matches!(kind, K::Started) {
             return; // saga.created was emitted on insert
         }
-        let payload = Ser(&kind).to_detail().with_field("saga_id", saga_id);
+        let payload = kind.payload(saga_id);
         let mut e = Event::new(t, ctx.now).session(session_id).payload(payload);
         if let Some(a) = agent {
             e = e.agent(&a);

@@ -73,7 +73,7 @@ impl Engine {
         );
         self.sessions.insert(id.clone(), slot);
         self.session_order.push_back(id.clone());
-        Ok(Reply::Session(self.session_view(&id)?))
+        Ok(Reply::Session(self.session_summary(&id)?))
     }
 
     /// Drops the oldest archived session to make room. Returns whether one was dropped.
@@ -502,7 +502,7 @@ impl Engine {
             crate::detail! {},
         );
         ctx.emit(Event::new(EventType::SessionActivated, ctx.now).session(session_id));
-        Ok(Reply::Session(self.session_view(session_id)?))
+        Ok(Reply::Session(self.session_summary(session_id)?))
     }
 
     pub(crate) fn terminate(

@@ -129,11 +129,74 @@ pub struct SagaView {
     pub compensation_order: Vec<StepId>,
 }
 
+/// What a command that creates or changes a session replies: enough to answer the API without
+/// building the full view (ask [`Engine::session_view`] for that).
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionSummary {
+    /// Id.
+    pub session_id: SessionId,
+    /// Lifecycle state.
+    pub state: SessionState,
+    /// Consistency mode.
+    pub consistency_mode: ConsistencyMode,
+    /// VFS isolation level.
+    pub isolation: IsolationLevel,
+    /// Creator.
+    pub creator_did: AgentDid,
+    /// Created.
+    pub created_at: IsoTime,
+    /// When it ends by itself.
+    pub expires_at: IsoTime,
+}
+
+/// What a saga command replies: the saga's identity and state after the command (ask
+/// [`Engine::saga_view`] for its steps).
+#[derive(Clone, Debug, Serialize)]
+pub struct SagaSummary {
+    /// Id.
+    pub saga_id: SagaId,
+    /// Session.
+    pub session_id: SessionId,
+    /// State.
+    pub state: SagaState,
+    /// Created.
+    pub created_at: IsoTime,
+}
+
 fn iso(t: Timestamp) -> IsoTime {
     IsoTime(t)
 }
 
 impl Engine {
+    /// A session's summary (see [`SessionSummary`]).
+    pub fn session_summary(&self, id: &SessionId) -> Result<SessionSummary> {
+        let slot = self.slot(id)?;
+        let s = &slot.session;
+        Ok(SessionSummary {
+            session_id: id.clone(),
+            state: s.state(),
+            consistency_mode: s.consistency_mode(),
+            isolation: slot.isolation,
+            creator_did: s.creator_did().clone(),
+            created_at: iso(s.created_at()),
+            expires_at: iso(slot.expires_at()),
+        })
+    }
+
+    /// A saga's summary (see [`SagaSummary`]).
+    pub fn saga_summary(&self, id: &SagaId) -> Result<SagaSummary> {
+        let saga = self
+            .sagas
+            .get(id)
+            .ok_or_else(|| EngineError::not_found("saga", id))?;
+        Ok(SagaSummary {
+            saga_id: id.clone(),
+            session_id: saga.session_id().clone(),
+            state: saga.state(),
+            created_at: iso(saga.created_at()),
+        })
+    }
+
     /// A session's view.
     pub fn session_view(&self, id: &SessionId) -> Result<Box<SessionView>> {
         let slot = self.slot(id)?;

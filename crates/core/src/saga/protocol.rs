@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::model::{FanOutPolicy, StepDefinition};
 use super::retry::ErrorClass;
 use super::state::{Phase, SagaState};
-use crate::id::{AgentDid, RecordId, StepId};
+use crate::audit::detail::{Detail, Ser};
+use crate::id::{AgentDid, RecordId, SagaId, StepId};
 use crate::time::Timestamp;
 
 /// Something that happened to a saga, reported by the runtime (or an operator).
@@ -319,4 +320,90 @@ pub enum SagaEventKind {
         /// Steps whose effect remains.
         failed_compensations: Vec<StepId>,
     },
+}
+
+impl SagaEventKind {
+    /// The event's payload: its serde form plus `saga_id`. The kinds every saga emits are
+    /// written directly (a test checks them against the serde form); the rest go through it.
+    pub fn payload(&self, saga_id: &SagaId) -> Detail {
+        use SagaEventKind as K;
+        match self {
+            K::StepAdded { step_id } => {
+                crate::detail! { "event": "step_added", "saga_id": saga_id, "step_id": step_id }
+            }
+            K::StepSkipped { step_id } => {
+                crate::detail! { "event": "step_skipped", "saga_id": saga_id, "step_id": step_id }
+            }
+            K::StepCompensated { step_id } => crate::detail! {
+                "event": "step_compensated", "saga_id": saga_id, "step_id": step_id,
+            },
+            K::StepStarted {
+                step_id,
+                attempt,
+                agent,
+            } => crate::detail! {
+                "agent": agent, "attempt": attempt, "event": "step_started",
+                "saga_id": saga_id, "step_id": step_id,
+            },
+            K::StepCommitted { step_id, attempt } => crate::detail! {
+                "attempt": attempt, "event": "step_committed", "saga_id": saga_id,
+                "step_id": step_id,
+            },
+            K::CompensationStarted { step_id, attempt } => crate::detail! {
+                "attempt": attempt, "event": "compensation_started", "saga_id": saga_id,
+                "step_id": step_id,
+            },
+            K::Started => crate::detail! { "event": "started", "saga_id": saga_id },
+            K::Completed => crate::detail! { "event": "completed", "saga_id": saga_id },
+            K::Compensated => crate::detail! { "event": "compensated", "saga_id": saga_id },
+            K::TimedOut => crate::detail! { "event": "timed_out", "saga_id": saga_id },
+            other => Ser(other).to_detail().with_field("saga_id", saga_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_payloads_equal_the_serde_form_with_the_saga_id() {
+        let saga = SagaId::new("saga:s").unwrap();
+        let step = StepId::new("step:1").unwrap();
+        let agent = AgentDid::new("did:mesh:a").unwrap();
+        let kinds = [
+            SagaEventKind::Started,
+            SagaEventKind::StepAdded {
+                step_id: step.clone(),
+            },
+            SagaEventKind::StepSkipped {
+                step_id: step.clone(),
+            },
+            SagaEventKind::StepCompensated {
+                step_id: step.clone(),
+            },
+            SagaEventKind::StepStarted {
+                step_id: step.clone(),
+                attempt: 2,
+                agent,
+            },
+            SagaEventKind::StepCommitted {
+                step_id: step.clone(),
+                attempt: 3,
+            },
+            SagaEventKind::CompensationStarted {
+                step_id: step.clone(),
+                attempt: 1,
+            },
+            SagaEventKind::Completed,
+            SagaEventKind::Compensated,
+            SagaEventKind::TimedOut,
+            SagaEventKind::Failed { reason: "x".into() },
+        ];
+        for k in kinds {
+            let mut want = serde_json::to_value(&k).unwrap();
+            want["saga_id"] = serde_json::json!("saga:s");
+            assert_eq!(k.payload(&saga), Detail::from_value(&want), "{k:?}");
+        }
+    }
 }

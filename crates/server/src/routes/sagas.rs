@@ -151,7 +151,7 @@ async fn submit_saga(
         let Reply::Saga(v) = r else {
             return Err(unexpected(&r));
         };
-        Ok::<_, ApiError>((StatusCode::CREATED, Json(to_json(&v)?)))
+        Ok::<_, ApiError>((StatusCode::CREATED, Json(saga_json(&s, &v.saga_id)?)))
     };
     match run.await {
         Ok(x) => x.into_response(),
