@@ -123,10 +123,10 @@ async fn get_session(
     State(s): State<AppState>,
     p: Principal,
     ApiPath(sid): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     s.require_session(&p, &sid)?;
     let v = s.hv.read(|e| e.session_view(&sid))??;
-    ok(to_json(&v)?)
+    crate::views::json_ok(&v, 1024)
 }
 
 /// Body of a join.
