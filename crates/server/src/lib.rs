@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use ahv_runtime::Hypervisor;
 use axum::Router;
+use axum::serve::ListenerExt;
 
 pub use auth::{Auth, AuthConfig, Principal};
 pub use error::{ApiError, ApiResult};
@@ -91,6 +92,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state.clone());
     let stop = state.clone();
+    // Small JSON answers go out at once (no Nagle delay behind an unacknowledged segment).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
