@@ -23,6 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
+use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
@@ -136,8 +137,8 @@ where
     }
 }
 
-/// Per route endpoint: the request timeout (408) and the endpoint's metric slot, handed to
-/// [`Edge`] in the response extensions together with the matched route template.
+/// Per route endpoint (and the fallback): the request timeout (408) and the request metrics,
+/// counted in the endpoint's own slot under the matched route template.
 #[derive(Clone)]
 struct RouteTagLayer {
     metrics: Arc<Metrics>,
@@ -164,13 +165,6 @@ struct RouteTag<S> {
     timeout: Duration,
 }
 
-/// Which endpoint answered (set by [`RouteTag`], read and removed by [`Edge`]).
-#[derive(Clone)]
-struct Tag {
-    slot: Arc<RouteSlot>,
-    route: Option<MatchedPath>,
-}
-
 impl<S> Service<Request> for RouteTag<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
@@ -185,16 +179,17 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let tag = Tag {
-            slot: self.slot.clone(),
-            route: req.extensions().get::<MatchedPath>().cloned(),
-        };
+        let method = req.method().clone();
+        let route = req.extensions().get::<MatchedPath>().cloned();
         TagFuture {
             inner: self.inner.call(req),
             // Armed on the first Pending only: a handler that answers at once costs no timer.
             sleep: None,
             timeout: self.timeout,
-            tag: Some(tag),
+            slot: self.slot.clone(),
+            method,
+            route,
+            start: Instant::now(),
         }
     }
 }
@@ -204,7 +199,10 @@ struct TagFuture<F> {
     inner: F,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     timeout: Duration,
-    tag: Option<Tag>,
+    slot: Arc<RouteSlot>,
+    method: Method,
+    route: Option<MatchedPath>,
+    start: Instant,
 }
 
 impl<F> Future for TagFuture<F>
@@ -215,7 +213,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut resp = match Pin::new(&mut this.inner).poll(cx) {
+        let resp = match Pin::new(&mut this.inner).poll(cx) {
             Poll::Ready(Ok(r)) => r,
             Poll::Ready(Err(never)) => match never {},
             Poll::Pending => {
@@ -229,9 +227,12 @@ where
                 StatusCode::REQUEST_TIMEOUT.into_response()
             }
         };
-        if let Some(tag) = this.tag.take() {
-            resp.extensions_mut().insert(tag);
-        }
+        this.slot.observe(
+            &this.method,
+            this.route.as_ref(),
+            resp.status().as_u16(),
+            this.start.elapsed(),
+        );
         Poll::Ready(Ok(resp))
     }
 }
@@ -264,13 +265,12 @@ impl RequestIds {
 
 /// What [`Edge`] shares between requests.
 struct EdgeShared {
-    metrics: Arc<Metrics>,
     permits: Semaphore,
     ids: RequestIds,
 }
 
 /// The outer service: concurrency cap, request id (set on the request, copied to the
-/// response), tracing span, request metrics and JSON error bodies.
+/// response), tracing span and JSON error bodies.
 #[derive(Clone)]
 struct Edge<S> {
     inner: S,
@@ -316,7 +316,7 @@ where
                 )
                 .into_response());
             };
-            let answer = answer(&shared, inner, req, id);
+            let answer = answer(inner, req, id);
             if span.is_disabled() {
                 Ok(answer.await)
             } else {
@@ -327,32 +327,21 @@ where
 }
 
 /// Runs one request through the router and finishes its response.
-async fn answer<S>(shared: &EdgeShared, inner: S, req: Request, id: HeaderValue) -> Response
+async fn answer<S>(inner: S, req: Request, id: HeaderValue) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    let method = req.method().clone();
     let start = Instant::now();
     let resp = match inner.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
     };
     let mut resp = json_errors(resp);
-    let took = start.elapsed();
     let status = resp.status();
-    match resp.extensions_mut().remove::<Tag>() {
-        Some(t) => t
-            .slot
-            .observe(&method, t.route.as_ref(), status.as_u16(), took),
-        None => shared
-            .metrics
-            .unmatched()
-            .observe(&method, None, status.as_u16(), took),
-    }
     if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), latency = ?took, "response failed");
+        tracing::error!(status = status.as_u16(), latency = ?start.elapsed(), "response failed");
     } else {
-        tracing::debug!(status = status.as_u16(), latency = ?took, "finished processing request");
+        tracing::debug!(status = status.as_u16(), latency = ?start.elapsed(), "finished processing request");
     }
     if !resp.headers().contains_key(REQUEST_ID) {
         resp.headers_mut().insert(REQUEST_ID, id);
@@ -402,12 +391,8 @@ fn json_errors(resp: Response) -> Response {
         .filter(|(k, _)| *k == header::ALLOW || *k == header::RETRY_AFTER || *k == REQUEST_ID)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let tag = resp.extensions().get::<Tag>().cloned();
     let mut out = ApiError::new(status, code_for(status), detail).into_response();
     out.headers_mut().extend(keep);
-    if let Some(t) = tag {
-        out.extensions_mut().insert(t);
-    }
     out
 }
 
@@ -434,8 +419,16 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     Some(base.allow_origin(AllowOrigin::list(list)))
 }
 
-/// Applies the whole stack to the finished router.
-pub(crate) fn apply(app: Router, state: &AppState) -> Router {
+/// The whole stack around the finished router, as one service (served directly by
+/// [`crate::serve`]; [`crate::router`] wraps it in a `Router`).
+pub(crate) fn apply(
+    app: Router,
+    state: &AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
     let c = &state.config;
     let app = app
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -446,14 +439,13 @@ pub(crate) fn apply(app: Router, state: &AppState) -> Router {
     let edge = Edge {
         inner: DefaultBodyLimit::max(c.body_limit).layer(app),
         shared: Arc::new(EdgeShared {
-            metrics: state.metrics.clone(),
             permits: Semaphore::new(c.max_concurrency.clamp(1, Semaphore::MAX_PERMITS)),
             ids: RequestIds::new(),
         }),
     };
-    let app = Router::new().fallback_service(edge);
+    // CORS stays outermost, so its headers are on every answer, errors included.
     match cors(&c.cors_origins) {
-        Some(layer) => app.layer(layer),
-        None => app,
+        Some(layer) => Either::Right(layer.layer(edge)),
+        None => Either::Left(edge),
     }
 }

@@ -86,10 +86,9 @@ type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
 /// Request and command counters kept by the server.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    // One slot per route endpoint, plus one for unmatched requests. Bounded by the number of
-    // routes × methods × statuses (routes are templates, never raw paths).
+    // One slot per route endpoint (the fallback's counts unmatched requests). Bounded by the
+    // number of routes × methods × statuses (routes are templates, never raw paths).
     slots: Mutex<Vec<Arc<RouteSlot>>>,
-    unmatched: Arc<RouteSlot>,
     commands: Mutex<(u64, f64)>,
 }
 
@@ -103,17 +102,10 @@ impl Metrics {
         slot
     }
 
-    /// The slot of requests that reached no route endpoint.
-    pub(crate) fn unmatched(&self) -> &RouteSlot {
-        &self.unmatched
-    }
-
     /// Every request counter, summed over slots.
     fn requests(&self) -> RequestTable {
         let mut table = RequestTable::new();
-        let mut slots: Vec<Arc<RouteSlot>> =
-            self.slots.lock().map(|s| s.clone()).unwrap_or_default();
-        slots.push(self.unmatched.clone());
+        let slots: Vec<Arc<RouteSlot>> = self.slots.lock().map(|s| s.clone()).unwrap_or_default();
         for slot in slots {
             let Ok(entries) = slot.entries.read() else {
                 continue;
