@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ahv_core::engine::{Command, Reply};
+use ahv_core::engine::{Command, Engine, Reply};
 use ahv_core::id::{AgentDid, SessionId};
 use ahv_runtime::Hypervisor;
 use tokio::sync::watch;
@@ -84,13 +84,15 @@ impl AppState {
     /// The admin, or an agent that is or was a participant of the session. Unknown sessions
     /// are 404 for everyone.
     pub(crate) fn require_session(&self, p: &Principal, sid: &SessionId) -> ApiResult<()> {
-        let member = self.hv.read(|e| {
-            e.books().slot(sid).map(|slot| {
-                p.agent()
-                    .is_none_or(|a| slot.session.participants().contains_key(a))
-            })
-        })??;
-        if member {
+        self.hv.read(|e| Self::session_access(e, p, sid))?
+    }
+
+    /// [`Self::require_session`] inside a read of the engine (one lock for check and read).
+    pub(crate) fn session_access(e: &Engine, p: &Principal, sid: &SessionId) -> ApiResult<()> {
+        let slot = e.books().slot(sid)?;
+        if p.agent()
+            .is_none_or(|a| slot.session.participants().contains_key(a))
+        {
             Ok(())
         } else {
             Err(ApiError::new(

@@ -124,8 +124,11 @@ async fn get_session(
     p: Principal,
     ApiPath(sid): ApiPath<SessionId>,
 ) -> ApiResult<axum::response::Response> {
-    s.require_session(&p, &sid)?;
-    let v = s.hv.read(|e| e.session_view(&sid))??;
+    // One engine lock for the access check and the view.
+    let v = s.hv.read(|e| {
+        AppState::session_access(e, &p, &sid)?;
+        e.session_view(&sid).map_err(ApiError::from)
+    })??;
     crate::views::json_ok(&v, 1024)
 }
 
