@@ -32,7 +32,7 @@ use axum::serve::ListenerExt;
 
 pub use auth::{Auth, AuthConfig, Principal};
 pub use error::{ApiError, ApiResult};
-pub use state::AppState;
+pub use state::{AppState, SharedState};
 
 /// Server settings.
 #[derive(Clone, Debug)]

@@ -17,9 +17,14 @@ use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 
-/// Shared state of the server. Cheap to clone.
+/// Shared state of the server. Cheap to clone: one reference count (axum clones the state
+/// for every handler call). Its fields are reached through [`std::ops::Deref`].
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct SharedState {
     /// The hypervisor.
     pub hv: Hypervisor,
     /// The authenticator.
@@ -27,20 +32,28 @@ pub struct AppState {
     /// Server settings.
     pub config: ServerConfig,
     pub(crate) metrics: Arc<Metrics>,
-    shutdown: Arc<watch::Sender<bool>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
     /// State around a running hypervisor.
     pub fn new(hv: Hypervisor, auth: Arc<Auth>, config: ServerConfig) -> Self {
         let (tx, _) = watch::channel(false);
-        AppState {
+        AppState(Arc::new(SharedState {
             hv,
             auth,
             config,
             metrics: Arc::new(Metrics::default()),
-            shutdown: Arc::new(tx),
-        }
+            shutdown: tx,
+        }))
     }
 
     /// Tells long-lived responses (event streams) to end.
