@@ -48,7 +48,7 @@ run() { # name url script
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   printf '| %-44s | %10s | %8s | %8s | %s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0} non-2xx |"
 }
 echo "| endpoint (wrk -t2 -c64 -d${DUR}s) | requests/s | p50 | p99 | errors |"

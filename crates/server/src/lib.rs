@@ -28,10 +28,11 @@ use std::time::Duration;
 
 use ahv_runtime::Hypervisor;
 use axum::Router;
+use axum::serve::ListenerExt;
 
 pub use auth::{Auth, AuthConfig, Principal};
 pub use error::{ApiError, ApiResult};
-pub use state::AppState;
+pub use state::{AppState, SharedState};
 
 /// Server settings.
 #[derive(Clone, Debug)]
@@ -74,12 +75,28 @@ impl Default for ServerConfig {
 /// The complete router: API, OpenAPI document, Swagger UI, metrics and the dashboard, with
 /// every layer applied.
 pub fn router(state: AppState) -> Router {
-    let (api, spec) = routes::api(&state).split_for_parts();
+    Router::new().fallback_service(service(&state))
+}
+
+/// The routes with every layer applied, as a plain service (what [`serve`] runs; [`router`]
+/// is the same behind a `Router`).
+fn service(
+    state: &AppState,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let (api, spec) = routes::api(state).split_for_parts();
     let app = api
         .merge(openapi::docs_router(spec))
         .merge(dashboard::pages())
         .with_state(state.clone());
-    layers::apply(app, &state)
+    layers::apply(app, state)
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, ends open
@@ -89,8 +106,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone());
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(service(&state));
     let stop = state.clone();
+    // Small JSON answers go out at once (no Nagle delay behind an unacknowledged segment).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -1,13 +1,84 @@
 //! Prometheus text metrics, hand-written (no metrics crate): HTTP requests by route and status
 //! with latency sums, command latency around `execute`, governance decisions by outcome and
 //! reason, sessions by state, participants by ring, sagas by state, audit appends and events.
+//!
+//! Request counters sit on the hot path of every request, so they take no global lock: each
+//! route endpoint owns a [`RouteSlot`] (created when the router is built) whose entries are
+//! atomics found under a per-slot read lock; only the first request with a new
+//! (method, status) pair for that endpoint takes the slot's write lock.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ahv_core::engine::Engine;
+use axum::extract::MatchedPath;
 use axum::http::Method;
+
+/// One (method, route template, status) counter.
+#[derive(Debug)]
+struct Entry {
+    method: Method,
+    /// `None` for requests that matched no route.
+    route: Option<MatchedPath>,
+    status: u16,
+    count: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Entry {
+    fn is(&self, method: &Method, route: Option<&MatchedPath>, status: u16) -> bool {
+        self.status == status
+            && self.method == *method
+            && self.route.as_ref().map(MatchedPath::as_str) == route.map(MatchedPath::as_str)
+    }
+
+    fn add(&self, took: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+/// The request counters of one route endpoint (or of unmatched requests).
+#[derive(Debug, Default)]
+pub(crate) struct RouteSlot {
+    entries: RwLock<Vec<Entry>>,
+}
+
+impl RouteSlot {
+    /// Counts one answered request.
+    pub(crate) fn observe(
+        &self,
+        method: &Method,
+        route: Option<&MatchedPath>,
+        status: u16,
+        took: Duration,
+    ) {
+        if let Ok(entries) = self.entries.read()
+            && let Some(e) = entries.iter().find(|e| e.is(method, route, status))
+        {
+            e.add(took);
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            if let Some(e) = entries.iter().find(|e| e.is(method, route, status)) {
+                e.add(took);
+                return;
+            }
+            let e = Entry {
+                method: method.clone(),
+                route: route.cloned(),
+                status,
+                count: AtomicU64::new(0),
+                nanos: AtomicU64::new(0),
+            };
+            e.add(took);
+            entries.push(e);
+        }
+    }
+}
 
 /// (method, route template, status) → (count, latency sum in seconds).
 type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
@@ -15,27 +86,44 @@ type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
 /// Request and command counters kept by the server.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    // (method, route, status) → (count, latency sum in seconds). Bounded by the number of
-    // routes × methods × statuses (routes are templates, never raw paths).
-    requests: Mutex<RequestTable>,
+    // One slot per route endpoint (the fallback's counts unmatched requests). Bounded by the
+    // number of routes × methods × statuses (routes are templates, never raw paths).
+    slots: Mutex<Vec<Arc<RouteSlot>>>,
     commands: Mutex<(u64, f64)>,
 }
 
 impl Metrics {
-    pub(crate) fn observe_request(
-        &self,
-        method: &Method,
-        route: &str,
-        status: u16,
-        took: Duration,
-    ) {
-        if let Ok(mut m) = self.requests.lock() {
-            let e = m
-                .entry((method.as_str().to_string(), route.to_string(), status))
-                .or_insert((0, 0.0));
-            e.0 += 1;
-            e.1 += took.as_secs_f64();
+    /// A new slot for one route endpoint (called while the router is built).
+    pub(crate) fn new_slot(&self) -> Arc<RouteSlot> {
+        let slot = Arc::new(RouteSlot::default());
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.push(slot.clone());
         }
+        slot
+    }
+
+    /// Every request counter, summed over slots.
+    fn requests(&self) -> RequestTable {
+        let mut table = RequestTable::new();
+        let slots: Vec<Arc<RouteSlot>> = self.slots.lock().map(|s| s.clone()).unwrap_or_default();
+        for slot in slots {
+            let Ok(entries) = slot.entries.read() else {
+                continue;
+            };
+            for e in entries.iter() {
+                let route = e
+                    .route
+                    .as_ref()
+                    .map_or("unmatched", MatchedPath::as_str)
+                    .to_string();
+                let v = table
+                    .entry((e.method.as_str().to_string(), route, e.status))
+                    .or_insert((0, 0.0));
+                v.0 += e.count.load(Ordering::Relaxed);
+                v.1 += Duration::from_nanos(e.nanos.load(Ordering::Relaxed)).as_secs_f64();
+            }
+        }
+        table
     }
 
     pub(crate) fn observe_command(&self, took: Duration) {
@@ -54,7 +142,7 @@ impl Metrics {
         };
         line("# HELP ahv_http_requests_total HTTP requests by method, route and status.".into());
         line("# TYPE ahv_http_requests_total counter".into());
-        let reqs = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        let reqs = self.requests();
         for ((m, r, s), (n, _)) in &reqs {
             line(format!(
                 "ahv_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}",

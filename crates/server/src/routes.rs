@@ -16,7 +16,6 @@ mod sessions;
 mod stats;
 mod vfs;
 
-use axum::middleware::from_fn_with_state;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -128,10 +127,7 @@ pub(crate) fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(stats::routes())
         .merge(crate::dashboard::api_routes())
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            crate::layers::require_auth,
-        ));
+        .route_layer(crate::layers::AuthLayer::new(state));
     protected
         .merge(health::routes())
         .merge(auth::routes())

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ahv_core::engine::{Command, Reply};
+use ahv_core::engine::{Command, Engine, Reply};
 use ahv_core::id::{AgentDid, SessionId};
 use ahv_runtime::Hypervisor;
 use tokio::sync::watch;
@@ -17,9 +17,14 @@ use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 
-/// Shared state of the server. Cheap to clone.
+/// Shared state of the server. Cheap to clone: one reference count (axum clones the state
+/// for every handler call). Its fields are reached through [`std::ops::Deref`].
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct SharedState {
     /// The hypervisor.
     pub hv: Hypervisor,
     /// The authenticator.
@@ -27,20 +32,28 @@ pub struct AppState {
     /// Server settings.
     pub config: ServerConfig,
     pub(crate) metrics: Arc<Metrics>,
-    shutdown: Arc<watch::Sender<bool>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
     /// State around a running hypervisor.
     pub fn new(hv: Hypervisor, auth: Arc<Auth>, config: ServerConfig) -> Self {
         let (tx, _) = watch::channel(false);
-        AppState {
+        AppState(Arc::new(SharedState {
             hv,
             auth,
             config,
             metrics: Arc::new(Metrics::default()),
-            shutdown: Arc::new(tx),
-        }
+            shutdown: tx,
+        }))
     }
 
     /// Tells long-lived responses (event streams) to end.
@@ -84,13 +97,15 @@ impl AppState {
     /// The admin, or an agent that is or was a participant of the session. Unknown sessions
     /// are 404 for everyone.
     pub(crate) fn require_session(&self, p: &Principal, sid: &SessionId) -> ApiResult<()> {
-        let member = self.hv.read(|e| {
-            e.books().slot(sid).map(|slot| {
-                p.agent()
-                    .is_none_or(|a| slot.session.participants().contains_key(a))
-            })
-        })??;
-        if member {
+        self.hv.read(|e| Self::session_access(e, p, sid))?
+    }
+
+    /// [`Self::require_session`] inside a read of the engine (one lock for check and read).
+    pub(crate) fn session_access(e: &Engine, p: &Principal, sid: &SessionId) -> ApiResult<()> {
+        let slot = e.books().slot(sid)?;
+        if p.agent()
+            .is_none_or(|a| slot.session.participants().contains_key(a))
+        {
             Ok(())
         } else {
             Err(ApiError::new(

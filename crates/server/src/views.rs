@@ -28,6 +28,22 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> ApiResult<Value> {
     serde_json::to_value(v).map_err(ApiError::internal)
 }
 
+/// 200 with `v` serialized straight into the body (no intermediate [`Value`] tree, one
+/// buffer of `capacity` bytes to start with).
+pub(crate) fn json_ok<T: serde::Serialize + ?Sized>(
+    v: &T,
+    capacity: usize,
+) -> ApiResult<axum::response::Response> {
+    let mut buf = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut buf, v).map_err(ApiError::internal)?;
+    let mut resp = axum::response::Response::new(axum::body::Body::from(buf));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
 /// A random `prefix:{uuid v4}` id.
 pub(crate) fn new_uuid(prefix: &str) -> ApiResult<String> {
     let mut b = [0u8; 16];

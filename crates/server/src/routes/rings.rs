@@ -6,7 +6,11 @@ use ahv_core::ring::Ring;
 use ahv_core::ring::enforcer;
 use ahv_core::score::Score;
 
+use axum::response::Response;
+use serde::Serialize;
+
 use super::prelude::*;
+use crate::views::json_ok;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,10 +41,22 @@ pub(crate) struct CheckBody {
     has_sre_witness: bool,
 }
 
+/// The ring check's answer (keys in alphabetical order, as the server always wrote them).
+#[derive(Serialize)]
+struct CheckReply<'a> {
+    agent_ring: &'a Ring,
+    allowed: bool,
+    reason: &'a str,
+    required_ring: &'a Ring,
+    requires_consensus: bool,
+    requires_sre_witness: bool,
+    sigma_eff: &'a Score,
+}
+
 /// Pure oracle: would an agent in `agent_ring` with `sigma_eff` be allowed `action`?
 /// Changes nothing (any authenticated caller).
 #[utoipa::path(post, path = "/api/v1/rings/check", tag = "rings", request_body = CheckBody, responses((status = 200, body = Value), (status = 422, body = crate::error::ErrorBody)))]
-async fn check(_p: Principal, ApiJson(b): ApiJson<CheckBody>) -> ApiResult<Json<Value>> {
+async fn check(_p: Principal, ApiJson(b): ApiJson<CheckBody>) -> ApiResult<Response> {
     let c = enforcer::check(
         b.agent_ring,
         b.action.required_ring(),
@@ -48,10 +64,18 @@ async fn check(_p: Principal, ApiJson(b): ApiJson<CheckBody>) -> ApiResult<Json<
         b.has_consensus,
         b.has_sre_witness,
     );
-    ok(json!({
-        "allowed": c.allowed, "required_ring": c.required_ring, "agent_ring": c.agent_ring, "sigma_eff": c.sigma_eff,
-        "reason": c.reason, "requires_consensus": c.requires_consensus, "requires_sre_witness": c.requires_witness,
-    }))
+    json_ok(
+        &CheckReply {
+            agent_ring: &c.agent_ring,
+            allowed: c.allowed,
+            reason: &c.reason,
+            required_ring: &c.required_ring,
+            requires_consensus: c.requires_consensus,
+            requires_sre_witness: c.requires_witness,
+            sigma_eff: &c.sigma_eff,
+        },
+        256,
+    )
 }
 
 /// Approves ring-1 consensus for an agent (admin, or a ring ≤ 1 participant other than it).

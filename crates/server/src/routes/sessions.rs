@@ -123,10 +123,13 @@ async fn get_session(
     State(s): State<AppState>,
     p: Principal,
     ApiPath(sid): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
-    s.require_session(&p, &sid)?;
-    let v = s.hv.read(|e| e.session_view(&sid))??;
-    ok(to_json(&v)?)
+) -> ApiResult<axum::response::Response> {
+    // One engine lock for the access check and the view.
+    let v = s.hv.read(|e| {
+        AppState::session_access(e, &p, &sid)?;
+        e.session_view(&sid).map_err(ApiError::from)
+    })??;
+    crate::views::json_ok(&v, 1024)
 }
 
 /// Body of a join.

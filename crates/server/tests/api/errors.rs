@@ -453,3 +453,48 @@ async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
     assert!(r.headers.get("access-control-allow-credentials").is_none());
     assert!(r.headers.get("x-request-id").is_some());
 }
+
+#[tokio::test]
+async fn slow_requests_time_out_with_408_and_every_answer_is_counted_and_has_an_id() {
+    let fx = fixture_with(ServerConfig {
+        request_timeout: std::time::Duration::from_millis(100),
+        ..ServerConfig::default()
+    })
+    .await;
+    // A lock request queued behind a holder outlives the request timeout.
+    let body = json!({"path":"/locked","intent":"write","wait":true,"timeout_seconds":5});
+    let r = call(
+        &fx.app,
+        "POST",
+        &format!("/api/v1/sessions/{}/locks", fx.sid),
+        Some(&fx.gamma),
+        Some(body),
+    )
+    .await;
+    assert_json_error(&r, 408, "timeout");
+    let first = r.headers["x-request-id"].clone();
+    let r = call(&fx.app, "GET", "/no/such/thing", Some(ADMIN), None).await;
+    assert_json_error(&r, 404, "not_found");
+    assert_ne!(r.headers["x-request-id"], first, "ids are unique");
+    // An id the client sent is kept.
+    let r = send(
+        &fx.app,
+        axum::http::Request::builder()
+            .uri("/health")
+            .header("x-request-id", "client-chosen-1")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.headers["x-request-id"], "client-chosen-1");
+    let r = call(&fx.app, "GET", "/metrics", Some(ADMIN), None).await;
+    let text = r.body.as_str().unwrap();
+    for m in [
+        "ahv_http_requests_total{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 1",
+        "ahv_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+        "ahv_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1",
+        "ahv_http_request_seconds_sum{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 0.1",
+    ] {
+        assert!(text.contains(m), "missing {m} in\n{text}");
+    }
+}
