@@ -164,15 +164,23 @@ impl StepRuntime {
 /// `{saga_id}/{step_id}/{phase}` with `%` and `/` inside the ids percent-encoded, so two
 /// different (saga, step) pairs can never share a key. Identical on every retry.
 pub fn idempotency_key(saga_id: &SagaId, step_id: &StepId, phase: Phase) -> String {
-    fn esc(s: &str) -> String {
-        s.replace('%', "%25").replace('/', "%2F")
+    fn push_escaped(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                '/' => out.push_str("%2F"),
+                c => out.push(c),
+            }
+        }
     }
-    format!(
-        "{}/{}/{}",
-        esc(saga_id.as_str()),
-        esc(step_id.as_str()),
-        phase.name()
-    )
+    let (saga, step) = (saga_id.as_str(), step_id.as_str());
+    let mut key = String::with_capacity(saga.len() + step.len() + 12);
+    push_escaped(&mut key, saga);
+    key.push('/');
+    push_escaped(&mut key, step);
+    key.push('/');
+    key.push_str(phase.name());
+    key
 }
 
 /// Deterministic jitter sample for the retry after `attempt` of the call with this key: the
