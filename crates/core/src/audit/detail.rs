@@ -25,19 +25,19 @@ use crate::time::Timestamp;
 
 /// Canonical JSON text of a detail or payload (an object for everything the engine writes).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Detail(Box<str>);
+pub struct Detail(String);
 
 impl Detail {
     /// `{}`.
     pub fn empty() -> Self {
-        Detail(Box::from("{}"))
+        Detail(String::from("{}"))
     }
 
     /// The canonical encoding of `value`.
     pub fn from_value(value: &Value) -> Self {
         let mut out = String::new();
         canonical::write_canonical(&mut out, value);
-        Detail(out.into_boxed_str())
+        Detail(out)
     }
 
     /// The canonical JSON text.
@@ -102,12 +102,12 @@ impl Detail {
             out.push(',');
         }
         out.push_str(tail);
-        Detail(out.into_boxed_str())
+        Detail(out)
     }
 
     /// Wraps text already in canonical form (written by [`ObjectWriter`]).
     fn from_canonical(text: String) -> Self {
-        Detail(text.into_boxed_str())
+        Detail(text)
     }
 }
 
@@ -358,7 +358,7 @@ impl<T: Serialize + ?Sized> Ser<'_, T> {
     pub fn to_detail(&self) -> Detail {
         let mut out = String::new();
         self.write_json(&mut out);
-        Detail(out.into_boxed_str())
+        Detail(out)
     }
 }
 

@@ -438,13 +438,15 @@ impl Engine {
         let now = ctx.now;
         let slot = self.slot(session_id)?;
         let p = slot.vfs.path(path).map_err(vfs_invalid)?;
+        // The path's text, formatted once (locks, clocks, audit and event all key on it).
+        let ps = p.to_string();
         if !slot.vfs.may_access(&p, agent) {
             let reason = format!("agent `{agent}` not permitted to access `{p}`");
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::AclDenied, reason));
         }
         let blockers: Vec<String> = slot
             .locks
-            .conflicting_locks(agent, &p.to_string(), LockIntent::Write, now)
+            .conflicting_locks(agent, &ps, LockIntent::Write, now)
             .iter()
             .map(|l| format!("{} ({} on {})", l.agent, l.intent.name(), l.path))
             .collect();
@@ -455,9 +457,7 @@ impl Engine {
         }
         let isolation = slot.isolation;
         if isolation.requires_intent_locks()
-            && !slot
-                .locks
-                .holds(agent, &p.to_string(), LockIntent::Write, now)
+            && !slot.locks.holds(agent, &ps, LockIntent::Write, now)
         {
             let reason = format!(
                 "{} isolation: agent `{agent}` must hold a write lock on `{p}` to change it",
@@ -466,7 +466,7 @@ impl Engine {
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::LockRequired, reason));
         }
         let slot = self.slot_mut(session_id)?;
-        if let Err(e) = slot.clocks.check_write(&p.to_string(), agent, isolation) {
+        if let Err(e) = slot.clocks.check_write(&ps, agent, isolation) {
             let reason = e.to_string();
             self.emit_conflict(ctx, session_id, agent, &p, &reason);
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::StaleClock, reason));
@@ -475,12 +475,12 @@ impl Engine {
         match content {
             Some(content) => {
                 let w = slot.vfs.write(&p, content, agent, now).map_err(vfs_err)?;
-                let clock = slot.clocks.record_write(&p.to_string(), agent).ok();
+                let clock = slot.clocks.record_write(&ps, agent).ok();
                 let out = crate::detail! { "content_hash": w.content_hash, "op": w.op, "version": w.version };
                 self.record_allowed(ctx, session_id, agent, c, out);
-                ctx.emit(Event::new(EventType::VfsWrite, now).session(session_id).agent(agent).payload(crate::detail! { "content_hash": w.content_hash, "op": w.op, "path": p.to_string(), "version": w.version }));
+                ctx.emit(Event::new(EventType::VfsWrite, now).session(session_id).agent(agent).payload(crate::detail! { "content_hash": w.content_hash, "op": w.op, "path": ps, "version": w.version }));
                 Ok(ActOutcome::Written {
-                    path: p.to_string(),
+                    path: ps,
                     op: w.op,
                     version: w.version,
                     content_hash: w.content_hash,
@@ -490,17 +490,15 @@ impl Engine {
             }
             None => {
                 slot.vfs.delete(&p, agent, now).map_err(vfs_err)?;
-                slot.clocks.forget_path(&p.to_string());
+                slot.clocks.forget_path(&ps);
                 self.record_allowed(ctx, session_id, agent, c, "deleted");
                 ctx.emit(
                     Event::new(EventType::VfsDelete, now)
                         .session(session_id)
                         .agent(agent)
-                        .payload(crate::detail! { "path": p.to_string() }),
+                        .payload(crate::detail! { "path": ps }),
                 );
-                Ok(ActOutcome::Deleted {
-                    path: p.to_string(),
-                })
+                Ok(ActOutcome::Deleted { path: ps })
             }
         }
     }
