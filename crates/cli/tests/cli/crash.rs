@@ -140,7 +140,7 @@ async fn writer(
             Ok(r) => {
                 let status = r.status();
                 let body = r.text().await.unwrap_or_default();
-                // A response cut off by the crash is fine; any full refusal is a failure.
+                // A 5xx is no acknowledgement; a 4xx refusal means the governed write path broke.
                 if status.is_client_error() {
                     panic!("write {path} refused with {status}: {body}");
                 }
