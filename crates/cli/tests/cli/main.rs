@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod cluster;
+mod crash;
 mod demo;
 mod saga;
 mod usage;
