@@ -184,7 +184,7 @@ mod tests {
                 "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+00:00",
                 rem / 3600, (rem % 3600) / 60, rem % 60, millis * 1000
             );
-            proptest::prop_assert_eq!(t.to_rfc3339(), want.clone());
+            proptest::prop_assert_eq!(&t.to_rfc3339(), &want);
             proptest::prop_assert_eq!(serde_json::to_value(IsoTime(t)).unwrap(), serde_json::json!(want));
         }
     }

@@ -116,7 +116,7 @@ async fn create_session(hv: &Hypervisor, capacity: u32) -> SessionId {
     let Reply::Session(view) = hv.execute(Actor::Admin, cmd).await.unwrap() else {
         panic!("not a session")
     };
-    view.session_id.clone()
+    view.session_id
 }
 
 fn join(sid: &SessionId, agent: &str) -> Command {

@@ -553,7 +553,7 @@ mod tests {
         let d = crate::detail! {
             "agent": agent,
             "count": 3usize,
-            "id": Some(sid.clone()),
+            "id": Some(sid),
             "missing": None::<String>,
             "nested": crate::detail!{ "a": true, "b": -5i64 },
             "paths": vec!["/a".to_string(), "/b\n".to_string()],

@@ -392,7 +392,7 @@ mod tests {
                 attempt: 3,
             },
             SagaEventKind::CompensationStarted {
-                step_id: step.clone(),
+                step_id: step,
                 attempt: 1,
             },
             SagaEventKind::Completed,

@@ -158,7 +158,7 @@ async fn new_session(hv: &Hypervisor, creator: &str) -> SessionId {
         isolation: Default::default(),
     };
     match exec(hv, Actor::Admin, cmd).await {
-        Reply::Session(v) => v.session_id.clone(),
+        Reply::Session(v) => v.session_id,
         other => panic!("{other:?}"),
     }
 }
@@ -227,7 +227,7 @@ pub(crate) async fn fixture_with(config: ServerConfig) -> Fx {
     let alpha_actor = Actor::Agent(did("did:mesh:alpha"));
     let mk_saga = |hv: Hypervisor, sid: SessionId| async move {
         match exec(&hv, Actor::Admin, Command::CreateSaga { session_id: sid }).await {
-            Reply::Saga(v) => v.saga_id.clone(),
+            Reply::Saga(v) => v.saga_id,
             other => panic!("{other:?}"),
         }
     };
