@@ -7,7 +7,7 @@
 //! otherwise, unless `AHV_REQUIRE_POSTGRES` is set, which makes a missing server a failure.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -28,31 +28,7 @@ impl Drop for Node {
 }
 
 fn start(url: &str, id: &str, dir: &std::path::Path) -> Node {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ahv"));
-    c.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        url,
-        "--node-id",
-        id,
-    ])
-    .arg("--data-dir")
-    .arg(dir)
-    .env("AHV_ADMIN_TOKEN", TOKEN)
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for k in [
-        "AHV_CONFIG",
-        "AHV_LISTEN",
-        "AHV_DATA_DIR",
-        "AHV_DATABASE_URL",
-        "AHV_NODE_ID",
-    ] {
-        c.env_remove(k);
-    }
+    let mut c = crate::util::serve_command(dir, TOKEN, &["--database-url", url, "--node-id", id]);
     let mut child = c.spawn().expect("ahv serve starts");
     let out = child.stdout.take().expect("stdout piped");
     let mut lines = BufReader::new(out).lines();

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -44,23 +44,7 @@ impl Server {
 
 /// Starts `ahv serve` on `dir` and waits until `/health` answers.
 async fn start(dir: &Path) -> Server {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ahv"));
-    c.args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("AHV_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for k in [
-        "AHV_CONFIG",
-        "AHV_LISTEN",
-        "AHV_DATA_DIR",
-        "AHV_DATABASE_URL",
-        "AHV_NODE_ID",
-    ] {
-        c.env_remove(k);
-    }
+    let mut c = crate::util::serve_command(dir, TOKEN, &[]);
     let mut child = c.spawn().expect("ahv serve starts");
     let out = child.stdout.take().expect("stdout piped");
     let (tx, rx) = std::sync::mpsc::channel();

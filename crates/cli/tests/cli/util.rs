@@ -1,10 +1,35 @@
 //! Helpers: run `ahv`, inspect its output, and share one exported demo bundle.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
+
+/// `ahv serve` on an ephemeral port with `dir` as its data directory and `token` as the admin
+/// token, stdout piped (it prints `listening on …`), no configuration from the environment.
+/// `extra` are further `serve` arguments.
+pub(crate) fn serve_command(dir: &Path, token: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ahv"));
+    c.args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("AHV_ADMIN_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for k in [
+        "AHV_CONFIG",
+        "AHV_LISTEN",
+        "AHV_DATA_DIR",
+        "AHV_DATABASE_URL",
+        "AHV_NODE_ID",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
 
 /// Runs `ahv` with `args`, no configuration from the environment, colour off.
 pub(crate) fn ahv(args: &[&str]) -> Output {

@@ -241,16 +241,21 @@ impl<T: JsonField> JsonField for Option<T> {
     }
 }
 
+/// Writes the items of `items` as a JSON array.
+fn write_array<'a, T: JsonField + 'a>(out: &mut String, items: impl Iterator<Item = &'a T>) {
+    out.push('[');
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        v.write_json(out);
+    }
+    out.push(']');
+}
+
 impl<T: JsonField> JsonField for [T] {
     fn write_json(&self, out: &mut String) {
-        out.push('[');
-        for (i, v) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            v.write_json(out);
-        }
-        out.push(']');
+        write_array(out, self.iter());
     }
 }
 
@@ -287,14 +292,7 @@ impl JsonField for Timestamp {
 
 impl<T: JsonField> JsonField for BTreeSet<T> {
     fn write_json(&self, out: &mut String) {
-        out.push('[');
-        for (i, v) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            v.write_json(out);
-        }
-        out.push(']');
+        write_array(out, self.iter());
     }
 }
 
