@@ -158,7 +158,7 @@ impl Hypervisor {
             config,
         });
         let hv = Hypervisor { inner };
-        crate::saga_runner::spawn(hv.clone(), saga_rx);
+        crate::saga_runner::spawn(&hv, saga_rx);
         hv
     }
 

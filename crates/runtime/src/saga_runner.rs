@@ -3,6 +3,7 @@
 //! and reports each outcome back as a logged `SagaInput` command. Nothing here ever holds a
 //! client request open: sagas run in the background and report by events and state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ahv_core::engine::{Actor, Command};
@@ -15,13 +16,18 @@ use tokio::sync::mpsc;
 use crate::executor::{StepCall, StepResult};
 use crate::hypervisor::Hypervisor;
 
+/// Starts the dispatcher of `hv`'s saga work. It holds only a weak reference: the hypervisor
+/// owns the sending side of `rx`, so a strong one would keep both alive forever; once the last
+/// handle is dropped the dispatcher stops (work already started finishes on its own handle).
 pub(crate) fn spawn(
-    hv: Hypervisor,
+    hv: &Hypervisor,
     mut rx: mpsc::UnboundedReceiver<(SagaId, SagaCommand, Option<u64>)>,
 ) {
+    let weak = Arc::downgrade(&hv.inner);
     tokio::spawn(async move {
         while let Some((saga_id, cmd, epoch)) = rx.recv().await {
-            let hv = hv.clone();
+            let Some(inner) = weak.upgrade() else { break };
+            let hv = Hypervisor { inner };
             tokio::spawn(async move { run(hv, saga_id, cmd, epoch).await });
         }
     });
@@ -234,7 +240,35 @@ async fn http_call(hv: &Hypervisor, url: &str, call: &StepCall, budget: Duration
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use ahv_core::engine::{Engine, EngineConfig};
+    use ed25519_dalek::SigningKey;
+
     use super::url_has_prefix;
+    use crate::clock::SystemClock;
+    use crate::hypervisor::{Hypervisor, RuntimeConfig};
+    use crate::log::MemoryLog;
+
+    #[tokio::test]
+    async fn dropping_the_last_handle_frees_the_hypervisor() {
+        let hv = Hypervisor::new(
+            Engine::new(EngineConfig::default()).unwrap(),
+            Arc::new(MemoryLog::default()),
+            Arc::new(SystemClock::new()),
+            SigningKey::from_bytes(&[7; 32]),
+            RuntimeConfig::default(),
+        );
+        let weak = Arc::downgrade(&hv.inner);
+        drop(hv);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            weak.upgrade().is_none(),
+            "the saga dispatcher kept the hypervisor alive"
+        );
+    }
 
     #[test]
     fn allow_list_matches_at_boundaries_only() {
