@@ -54,6 +54,18 @@ impl Engine {
         }
     }
 
+    /// The saga must exist (else not found) and `actor` may act on it: the admin, the system, or
+    /// an active member of the saga's session.
+    fn require_saga_member_or_admin(&self, actor: &Actor, saga_id: &SagaId) -> Result<()> {
+        let session = self
+            .sagas
+            .get(saga_id)
+            .ok_or_else(|| EngineError::not_found("saga", saga_id))?
+            .session_id()
+            .clone();
+        self.require_member_or_admin(actor, &session)
+    }
+
     fn require_open_session(&self, session_id: &SessionId) -> Result<()> {
         let st = self.slot(session_id)?.session.state();
         match st {
@@ -285,13 +297,7 @@ impl Engine {
         saga_id: &SagaId,
         ctx: &mut Ctx,
     ) -> Result<Reply> {
-        let session = self
-            .sagas
-            .get(saga_id)
-            .ok_or_else(|| EngineError::not_found("saga", saga_id))?
-            .session_id()
-            .clone();
-        self.require_member_or_admin(actor, &session)?;
+        self.require_saga_member_or_admin(actor, saga_id)?;
         if self.held_steps.get(saga_id).is_some_and(|v| !v.is_empty()) {
             return Err(EngineError::Conflict(format!(
                 "saga `{saga_id}` has steps that were added but never executed"
@@ -307,13 +313,7 @@ impl Engine {
         saga_id: &SagaId,
         ctx: &mut Ctx,
     ) -> Result<Reply> {
-        let session = self
-            .sagas
-            .get(saga_id)
-            .ok_or_else(|| EngineError::not_found("saga", saga_id))?
-            .session_id()
-            .clone();
-        self.require_member_or_admin(actor, &session)?;
+        self.require_saga_member_or_admin(actor, saga_id)?;
         self.held_steps.remove(saga_id);
         self.feed(saga_id, SagaInput::CompensateRequested, ctx)?;
         Ok(Reply::Saga(self.saga_summary(saga_id)?))
