@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ahv_core::engine::{Actor, Command};
-use ahv_core::id::SagaId;
+use ahv_core::id::{SagaId, StepId};
 use ahv_core::saga::{ErrorClass, Phase, SagaCommand, SagaInput, classify_http_status};
 use ahv_core::time::Timestamp;
 use serde_json::json;
@@ -46,11 +46,7 @@ async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand, epoch: Option<u6
             input,
             deadline,
         } => {
-            let action_id = hv
-                .read(|e| e.step_action(&saga_id, &step_id))
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+            let action_id = action_of(&hv, &saga_id, &step_id);
             let call = StepCall {
                 saga_id: saga_id.clone(),
                 step_id: step_id.clone(),
@@ -84,11 +80,7 @@ async fn run(hv: Hypervisor, saga_id: SagaId, cmd: SagaCommand, epoch: Option<u6
             undo_api,
             deadline,
         } => {
-            let action_id = hv
-                .read(|e| e.step_action(&saga_id, &step_id))
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+            let action_id = action_of(&hv, &saga_id, &step_id);
             let call = StepCall {
                 saga_id: saga_id.clone(),
                 step_id: step_id.clone(),
@@ -138,6 +130,14 @@ fn class(retryable: bool) -> ErrorClass {
     } else {
         ErrorClass::Final
     }
+}
+
+/// The action id of a step, as the step call reports it (empty if the saga or step is gone).
+fn action_of(hv: &Hypervisor, saga_id: &SagaId, step_id: &StepId) -> String {
+    hv.read(|e| e.step_action(saga_id, step_id))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 async fn sleep_until(hv: &Hypervisor, at: Timestamp) {
