@@ -17,6 +17,7 @@
 
 mod act_ops;
 mod admin_ops;
+mod audit_room;
 
 pub mod command;
 pub mod err;
@@ -87,6 +88,9 @@ pub struct EngineConfig {
     pub origin: String,
     /// Audit entries kept in memory per session log (older ones stay provable by hash).
     pub max_audit_entries: usize,
+    /// Capacity of each audit log (every session's and the hypervisor's), in entries. Near it,
+    /// new work is refused so that nothing is ever done without being recorded.
+    pub max_audit_leaves: u64,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +107,7 @@ impl Default for EngineConfig {
             max_sagas: 100_000,
             origin: "agent-hypervisor".to_string(),
             max_audit_entries: 1_000_000,
+            max_audit_leaves: crate::audit::log::DEFAULT_MAX_LEAVES,
         }
     }
 }
@@ -197,7 +202,11 @@ impl Engine {
         Ok(Engine {
             breach: BreachDetector::new(config.breaker),
             limiter: RateLimiter::new(config.rate),
-            hv_log: AuditTrail::new("hypervisor", config.max_audit_entries),
+            hv_log: AuditTrail::with_max_leaves(
+                "hypervisor",
+                config.max_audit_entries,
+                config.max_audit_leaves,
+            ),
             config,
             sessions: BTreeMap::new(),
             session_order: VecDeque::new(),
@@ -241,6 +250,7 @@ impl Engine {
 
     fn dispatch(&mut self, actor: &Actor, cmd: Command, ctx: &mut Ctx) -> Result<Reply> {
         use Command as C;
+        self.check_audit_room(&cmd)?;
         match cmd {
             C::CreateSession {
                 creator,

@@ -54,6 +54,7 @@ impl Engine {
             isolation,
             self.config.vfs.clone(),
             self.config.max_audit_entries,
+            self.config.max_audit_leaves,
         );
         slot.audit.append(
             ctx.now,

@@ -62,6 +62,7 @@ impl SessionSlot {
         isolation: IsolationLevel,
         vfs_limits: VfsLimits,
         max_audit: usize,
+        max_audit_leaves: u64,
     ) -> Self {
         let id: SessionId = session.session_id().clone();
         SessionSlot {
@@ -69,7 +70,7 @@ impl SessionSlot {
             clocks: ClockTable::default(),
             locks: LockTable::default(),
             registry: ActionRegistry::new(),
-            audit: AuditTrail::new(id.as_str(), max_audit),
+            audit: AuditTrail::with_max_leaves(id.as_str(), max_audit, max_audit_leaves),
             grants: BTreeMap::new(),
             probation: BTreeSet::new(),
             sagas: Vec::new(),

@@ -2,6 +2,7 @@
 //! emitted), state changes compose across modules, and replaying the logged commands on a
 //! fresh engine rebuilds the same state.
 
+mod audit_room;
 mod fixtures;
 mod governance;
 mod kill;

@@ -3,7 +3,8 @@
 //!
 //! Appending never fails: an entry whose reason or detail is over the audit limits is recorded
 //! with the oversized part replaced by its SHA-256, so an action can never escape the log by
-//! being large.
+//! being large. Nor can one escape it by filling it: the engine refuses new work in a session
+//! whose trail is nearly full and keeps the rest for closing it (see `engine::audit_room`).
 
 use std::collections::VecDeque;
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::detail::Detail;
 use crate::audit::digest::Digest32;
 use crate::audit::entry::{AuditEntry, Decision, MAX_REASON_LEN};
-use crate::audit::log::{LogError, MerkleLog};
+use crate::audit::log::{DEFAULT_MAX_LEAVES, LogError, MerkleLog};
 use crate::id::{AgentDid, SessionId};
 use crate::time::Timestamp;
 
@@ -34,11 +35,20 @@ pub struct AuditTrail {
 }
 
 impl AuditTrail {
-    /// An empty trail named `log_id`, keeping at most `max_entries` entries in memory.
+    /// An empty trail named `log_id`, keeping at most `max_entries` entries in memory, with the
+    /// default capacity of its Merkle log.
     pub fn new(log_id: &str, max_entries: usize) -> Self {
+        Self::with_max_leaves(log_id, max_entries, DEFAULT_MAX_LEAVES)
+    }
+
+    /// As [`AuditTrail::new`], holding at most `max_leaves` entries in all (at least 1). The
+    /// engine refuses new work in a session whose trail is nearly full (see
+    /// `engine::audit_room`), so no action ever goes unrecorded.
+    pub fn with_max_leaves(log_id: &str, max_entries: usize, max_leaves: u64) -> Self {
+        let log = MerkleLog::with_max_leaves(max_leaves.max(1)).unwrap_or_default();
         AuditTrail {
             log_id: log_id.to_string(),
-            log: MerkleLog::new(),
+            log,
             entries: VecDeque::new(),
             first_seq: 0,
             max_entries: max_entries.max(1),
@@ -97,7 +107,8 @@ impl AuditTrail {
                 }
                 seq
             }
-            // Only reachable if the log is at its (very large) capacity: record by hash alone.
+            // Only reachable if the log is at its capacity, which the engine's admission check
+            // (`engine::audit_room`) keeps a reserve below: nothing left to record into.
             Err(LogError::Full { .. }) | Err(_) => self.log.len(),
         }
     }
@@ -105,6 +116,11 @@ impl AuditTrail {
     /// Number of entries ever appended (the tree size).
     pub fn len(&self) -> u64 {
         self.log.len()
+    }
+
+    /// How many more entries the trail accepts before it is full.
+    pub fn room(&self) -> u64 {
+        self.log.max_leaves().saturating_sub(self.log.len())
     }
 
     /// Whether nothing was ever appended.

@@ -1,0 +1,151 @@
+//! A full audit log fails closed: new work is refused before the log fills, closing and safety
+//! work still fits in the reserve, and no allowed action is ever missing from the log.
+
+use super::fixtures::*;
+use crate::audit::entry::Decision;
+use crate::engine::audit_room::reserve;
+use crate::engine::{Command, EngineConfig, EngineError, Reply};
+use crate::security::kill::KillReason;
+
+const CAPACITY: u64 = 64;
+
+fn small_logs() -> World {
+    World::with_config(EngineConfig {
+        max_audit_leaves: CAPACITY,
+        ..EngineConfig::default()
+    })
+}
+
+#[test]
+fn new_work_is_refused_before_the_session_log_fills_and_closing_work_still_fits() {
+    let mut w = small_logs();
+    let (alice, bob) = (did("alice"), did("bob"));
+    let sid = w.active_session(&alice, &[(&alice, 0.9), (&bob, 0.8)]);
+    let mut allowed = Vec::new();
+    let refusal = loop {
+        w.advance(1);
+        let path = format!("/f{}", allowed.len());
+        match w.write(&sid, &alice, &path, "x") {
+            Ok(_) => allowed.push(path),
+            Err(e) => break e,
+        }
+        assert!(allowed.len() < CAPACITY as usize, "never refused");
+    };
+    let EngineError::Conflict(reason) = refusal else {
+        panic!("expected a conflict, got {refusal:?}");
+    };
+    assert!(reason.contains("audit log of session"), "{reason}");
+    assert!(reason.contains("terminate the session"), "{reason}");
+    // Refused exactly at the reserve, and the refusal itself appended nothing.
+    let len = w.audit_len(&sid);
+    assert_eq!(CAPACITY - len, reserve(CAPACITY));
+    // Every acknowledged write is in the log.
+    let entries = w.audit(&sid);
+    for path in &allowed {
+        assert!(
+            entries.iter().any(|e| e.kind == "vfs.write"
+                && e.decision == Decision::Allowed
+                && e.detail.as_str().contains(&format!("\"{path}\""))),
+            "write to {path} not audited"
+        );
+    }
+    // Other new work is refused too; nothing changes.
+    let before = without_counters(w.json());
+    assert!(matches!(
+        w.apply(
+            &admin(),
+            Command::Join {
+                session_id: sid.clone(),
+                agent: did("carol"),
+                sigma_raw: Some(s(0.8)),
+                actions: Vec::new(),
+            },
+        ),
+        Err(EngineError::Conflict(_))
+    ));
+    assert!(matches!(
+        w.apply(
+            &admin(),
+            Command::CreateSaga {
+                session_id: sid.clone()
+            }
+        ),
+        Err(EngineError::Conflict(_))
+    ));
+    assert_same(&without_counters(w.json()), &before);
+    // Safety and closing work use the reserve and are recorded.
+    let Reply::Killed(_) = w.ok(
+        &admin(),
+        Command::Kill {
+            session_id: sid.clone(),
+            agent: bob.clone(),
+            reason: KillReason::Manual,
+            substitute: None,
+        },
+    ) else {
+        panic!("kill refused");
+    };
+    let Reply::Terminated(t) = w.ok(
+        &admin(),
+        Command::Terminate {
+            session_id: sid.clone(),
+        },
+    ) else {
+        panic!("terminate refused");
+    };
+    assert!(t.merkle_root.is_some());
+    let kinds: Vec<String> = w.audit(&sid).iter().map(|e| e.kind.to_string()).collect();
+    assert!(kinds.iter().any(|k| k == "security.kill"), "{kinds:?}");
+    assert!(w.audit_len(&sid) <= CAPACITY);
+    w.assert_replays();
+}
+
+#[test]
+fn a_new_session_is_refused_when_the_hypervisor_log_cannot_take_every_root() {
+    let mut w = small_logs();
+    let alice = did("alice");
+    let mut created = Vec::new();
+    let refusal = loop {
+        let r = w.apply(
+            &admin(),
+            Command::CreateSession {
+                creator: alice.clone(),
+                config: open_config(),
+                isolation: Default::default(),
+            },
+        );
+        match r {
+            Ok(Reply::Session(v)) => created.push(v.session_id),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => break e,
+        }
+        assert!(created.len() as u64 <= CAPACITY, "never refused");
+    };
+    let EngineError::Conflict(reason) = refusal else {
+        panic!("expected a conflict, got {refusal:?}");
+    };
+    assert!(reason.contains("hypervisor audit log"), "{reason}");
+    // Exactly as many sessions as the log has roots for, and every one can still terminate and
+    // commit its root.
+    assert_eq!(created.len() as u64, CAPACITY);
+    for sid in &created {
+        let Reply::Terminated(_) = w.ok(
+            &admin(),
+            Command::Terminate {
+                session_id: sid.clone(),
+            },
+        ) else {
+            panic!("terminate refused");
+        };
+    }
+    assert_eq!(w.engine.hv_log.len(), CAPACITY);
+    w.assert_replays();
+}
+
+/// The engine as JSON without its command counters (a refused command is still counted).
+fn without_counters(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v.as_object_mut() {
+        m.remove("counters");
+    }
+    v
+}
