@@ -10,8 +10,9 @@ Configuration, highest precedence first:
   1. command-line flags
   2. environment variables AHV_* (AHV_CONFIG, AHV_NO_COLOR, AHV_SERVER, AHV_LISTEN,
      AHV_DATA_DIR, AHV_AUDIT_KEY); NO_COLOR (any non-empty value) also disables colour
-  3. the TOML file given with --config FILE (keys: server, listen, data_dir, no_color;
-     unknown keys are errors)
+  3. the TOML file given with --config FILE (keys: server, listen, data_dir, no_color, and an
+     [engine] section for `serve`: rate limits, vouching, breaker, limits; unknown keys are
+     errors)
   4. built-in defaults
 
 Exit codes:
@@ -23,7 +24,7 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "ahv", version, propagate_version = true, after_long_help = AFTER_HELP)]
 pub struct Cli {
-    /// Optional TOML configuration file (keys: server, listen, data_dir, no_color).
+    /// Optional TOML configuration file (keys: server, listen, data_dir, no_color, [engine]).
     #[arg(long, global = true, env = "AHV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

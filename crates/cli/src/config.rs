@@ -9,16 +9,20 @@
 //! listen = "127.0.0.1:8080"          # ahv serve
 //! data_dir = "/var/lib/ahv"          # ahv serve / ahv demo
 //! no_color = true                    # plain output
+//!
+//! [engine]                           # ahv serve: the engine's tunables (see engine_config)
+//! rate_limits.ring3 = { rate_per_sec = 5, burst = 10 }
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine_config::EngineSection;
 use crate::error::CliError;
 
 /// Keys accepted in the TOML file. Every key is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Base URL of a running server.
@@ -29,6 +33,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// Plain output without colour.
     pub no_color: Option<bool>,
+    /// The engine's tunables (`ahv serve`).
+    pub engine: Option<EngineSection>,
 }
 
 impl FileConfig {
@@ -73,7 +79,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Settings after merging flags, environment, file and defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// Plain output.
     pub no_color: bool,
@@ -83,6 +89,8 @@ pub struct Settings {
     pub listen: Option<String>,
     /// Data directory, if any.
     pub data_dir: Option<PathBuf>,
+    /// The `[engine]` section of the file (only the file sets it).
+    pub engine: EngineSection,
 }
 
 impl Settings {
@@ -100,6 +108,7 @@ impl Settings {
             server: server.or_else(|| file.server.clone()),
             listen: listen.or_else(|| file.listen.clone()),
             data_dir: data_dir.or_else(|| file.data_dir.clone()),
+            engine: file.engine.clone().unwrap_or_default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod args;
 pub mod bench;
 pub mod cmd;
 pub mod config;
+pub mod engine_config;
 pub mod error;
 pub mod out;
 pub mod style;

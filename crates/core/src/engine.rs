@@ -18,6 +18,7 @@
 mod act_ops;
 mod admin_ops;
 mod audit_room;
+mod configure;
 
 pub mod command;
 pub mod err;
@@ -62,8 +63,10 @@ use crate::time::Timestamp;
 use crate::vfs::VfsLimits;
 pub use trail::AuditTrail;
 
-/// Tunables of the engine. Defaults follow the reference where it had a number.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Tunables of the engine. Defaults follow the reference where it had a number. Changed at run
+/// time only by [`Command::Configure`], which is logged, so a replay applies a change at the
+/// same point in history as the original run did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
     /// ω used in σ_eff = σ_raw + ω·Σ bonded when deriving rings (default 0.5).
@@ -369,6 +372,7 @@ impl Engine {
             }
             C::RecordCheckpoint { size, note } => self.record_checkpoint(actor, size, note, ctx),
             C::Tick => self.tick(actor, ctx),
+            C::Configure { config } => self.configure(actor, *config, ctx),
         }
     }
 

@@ -160,6 +160,8 @@ event_types! {
     AuditCheckpointSigned => "audit.checkpoint_signed",
     /// Ephemeral session data was garbage-collected.
     AuditGcCollected => "audit.gc_collected",
+    /// The engine's tunables were changed (rate limits, vouching, breaker, limits…).
+    HypervisorConfigured => "hypervisor.configured",
     /// Behavioural drift was checked.
     VerificationBehaviorDrift => "verification.behavior_drift",
     /// An agent's history was verified.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ahv_core::engine::EngineConfig;
+use ahv_core::engine::{Actor, Command, EngineConfig};
 use ahv_runtime::{ClusterConfig, Hypervisor, RuntimeConfig, Signer, SystemClock};
 use ahv_server::{AppState, Auth, AuthConfig, ServerConfig};
 use ahv_store::{Location, Store, StoreOptions};
@@ -44,6 +44,8 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    // Checked before anything starts, so a bad value is reported at once with its key.
+    let engine_config = settings.engine.to_engine_config()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,7 +57,28 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
         &data_dir,
         args.database_url.as_deref(),
         args.node_id.as_deref(),
+        engine_config,
     ))
+}
+
+/// Brings the engine's tunables to `wanted` (the configuration file's `[engine]` section over
+/// the defaults) with one logged `Configure` command when they differ, and says what happened.
+async fn configure(hv: &Hypervisor, wanted: EngineConfig) -> Result<String, CliError> {
+    let current = hv
+        .read(|e| e.config().clone())
+        .map_err(|e| CliError::usage(e.to_string(), "engine configuration"))?;
+    if current == wanted {
+        return Ok("unchanged".to_string());
+    }
+    hv.execute(
+        Actor::System,
+        Command::Configure {
+            config: Box::new(wanted),
+        },
+    )
+    .await
+    .map_err(|e| CliError::usage(format!("cannot apply it: {e}"), "[engine]"))?;
+    Ok("changed by the configuration file (recorded in the hypervisor log)".to_string())
 }
 
 /// The engine and log a server starts with: a single node's own log, or a cluster replica.
@@ -157,6 +180,7 @@ async fn serve(
     data_dir: &Path,
     database_url: Option<&str>,
     node_id: Option<&str>,
+    engine_config: EngineConfig,
 ) -> Result<u8, CliError> {
     init_tracing();
     prepare_data_dir(data_dir)?;
@@ -183,6 +207,7 @@ async fn serve(
         recovered_line,
         resumed,
     } = started;
+    let configured_line = configure(&hv, engine_config).await?;
     let background = hv.start_background();
     let snapshots = tokio::spawn(ahv_store::snapshot_every(
         hv.clone(),
@@ -205,6 +230,7 @@ async fn serve(
         location.describe()
     );
     println!("  recovered        {recovered_line}; {resumed} saga calls resumed");
+    println!("  engine config    {configured_line}");
     match new_token {
         Some(t) => {
             println!("  admin token      {t}");

@@ -5,76 +5,18 @@
 //! had before the first crash and holds at least one entry per acknowledged write.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::util::{ahv, code, stderr, stdout};
+use crate::util::{Server, ahv, code, stderr, stdout};
 
 const TOKEN: &str = "crash-test-admin-token";
 const AGENTS: usize = 8;
 const ROUNDS: usize = 20;
 /// Pause between one agent's writes: ~12 writes/s, under ring 2's 20/s.
 const PACE: Duration = Duration::from_millis(80);
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// SIGKILLs the process (`Child::kill` is SIGKILL on Unix) and reaps it.
-    fn crash(mut self) {
-        self.child.kill().expect("SIGKILL delivered");
-        self.child.wait().expect("killed server reaped");
-    }
-}
-
-/// Starts `ahv serve` on `dir` and waits until `/health` answers.
-async fn start(dir: &Path) -> Server {
-    let mut c = crate::util::serve_command(dir, TOKEN, &[]);
-    let mut child = c.spawn().expect("ahv serve starts");
-    let out = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Find the address, then keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if !sent && let Some(rest) = line.trim().strip_prefix("listening on") {
-                let _ = tx.send(rest.trim().to_string());
-                sent = true;
-            }
-        }
-    });
-    let base = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
-        .await
-        .unwrap()
-        .expect("ahv serve printed `listening on` within 60 s");
-    let server = Server { child, base };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = http.get(format!("{}/health", server.base)).send().await;
-        if matches!(&r, Ok(r) if r.status().is_success()) {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "no healthy server: {r:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Sends `req` with the admin token: status and JSON body.
 async fn admin(req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -149,7 +91,7 @@ async fn acknowledged_writes_survive_repeated_sigkill_of_serve() {
         | 1;
     let mut rng = Rng(seed);
 
-    let mut server = start(&data).await;
+    let mut server = Server::start(&data, TOKEN, &[]).await;
     let http = reqwest::Client::new();
     let (status, created) = admin(http.post(format!("{}/api/v1/sessions", server.base)).json(
         &json!({
@@ -196,7 +138,7 @@ async fn acknowledged_writes_survive_repeated_sigkill_of_serve() {
             let (agent, w) = r.unwrap();
             acked.extend(w.into_iter().map(|(p, c)| (agent, p, c)));
         }
-        server = start(&data).await;
+        server = Server::start(&data, TOKEN, &[]).await;
     }
 
     // Every acknowledged write reads back with its content (each agent reads its own files).

@@ -9,6 +9,7 @@ mod bench;
 mod cluster;
 mod crash;
 mod demo;
+mod engine_config;
 mod saga;
 mod usage;
 mod util;

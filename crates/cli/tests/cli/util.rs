@@ -1,8 +1,10 @@
 //! Helpers: run `ahv`, inspect its output, and share one exported demo bundle.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -29,6 +31,66 @@ pub(crate) fn serve_command(dir: &Path, token: &str, extra: &[&str]) -> Command 
         c.env_remove(k);
     }
     c
+}
+
+/// A running `ahv serve` process, killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts [`serve_command`]`(dir, token, extra)` and waits until `/health` answers.
+    pub(crate) async fn start(dir: &Path, token: &str, extra: &[&str]) -> Server {
+        Self::start_with(serve_command(dir, token, extra)).await
+    }
+
+    /// Starts `c` (a [`serve_command`], possibly adjusted) and waits until `/health` answers.
+    pub(crate) async fn start_with(mut c: Command) -> Server {
+        let mut child = c.spawn().expect("ahv serve starts");
+        let out = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Find the address, then keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(rest) = line.trim().strip_prefix("listening on") {
+                    let _ = tx.send(rest.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let base = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("ahv serve printed `listening on` within 60 s");
+        let server = Server { child, base };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = http.get(format!("{}/health", server.base)).send().await;
+            if matches!(&r, Ok(r) if r.status().is_success()) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "no healthy server: {r:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILLs the process (`Child::kill` is SIGKILL on Unix) and reaps it.
+    pub(crate) fn crash(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        self.child.wait().expect("killed server reaped");
+    }
 }
 
 /// Runs `ahv` with `args`, no configuration from the environment, colour off.

@@ -1,6 +1,6 @@
 //! Fail-closed audit capacity: no command may do what its audit log can no longer record.
 //!
-//! Every audit log has a fixed capacity (`EngineConfig::max_audit_leaves`). Before a command
+//! Every audit log has a fixed capacity (`EngineConfig::max_audit_leaves` when it was created). Before a command
 //! runs, the engine checks the log it will write to:
 //! - **new work** in a session (joins, actions, vouches, elevations, sagas and their steps…) is
 //!   refused once fewer than [`reserve`] entries are left;
@@ -76,6 +76,7 @@ impl Engine {
             | C::RevokeElevation { .. }
             | C::RecordCheckpoint { .. }
             | C::Tick => (None, Need::Closing),
+            C::Configure { .. } => return self.check_hypervisor_log_room_for_one(),
         };
         match session {
             Some(id) => self.check_session_log_room(id, need),
@@ -94,7 +95,8 @@ impl Engine {
             return Ok(());
         };
         let room = slot.audit.room();
-        let max = self.config.max_audit_leaves;
+        // The log's own capacity: a reconfiguration changes it for new sessions only.
+        let max = slot.audit.capacity();
         match need {
             Need::NewWork if room <= reserve(max) => Err(EngineError::Conflict(format!(
                 "the audit log of session `{id}` is full ({} of {max} entries): new work is \
@@ -109,6 +111,16 @@ impl Engine {
         }
     }
 
+    fn check_hypervisor_log_room_for_one(&self) -> Result<()> {
+        if self.hv_log.room() > self.sessions.len() as u64 {
+            return Ok(());
+        }
+        Err(EngineError::Conflict(
+            "the hypervisor audit log has no room left beyond the roots of the sessions held"
+                .to_string(),
+        ))
+    }
+
     fn check_hypervisor_log_room(&self) -> Result<()> {
         let held = self.sessions.len() as u64;
         if self.hv_log.room() > held {
@@ -118,7 +130,7 @@ impl Engine {
             "the hypervisor audit log has room for {} more session roots and {held} sessions are \
              held: no new session until it is rotated (capacity {} entries)",
             self.hv_log.room(),
-            self.config.max_audit_leaves
+            self.hv_log.capacity()
         )))
     }
 }

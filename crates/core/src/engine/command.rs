@@ -361,6 +361,13 @@ pub enum Command {
     },
     /// Expire everything whose time has come (system, periodic).
     Tick,
+    /// Replace the engine's tunables (admin or system; `ahv serve` sends it at start when its
+    /// configuration file asks for other values than the engine holds). Recorded in the
+    /// hypervisor log.
+    Configure {
+        /// The complete new configuration.
+        config: Box<crate::engine::EngineConfig>,
+    },
 }
 
 /// A command as logged: with the time it was applied and the id seed it used.

@@ -3,6 +3,7 @@
 //! fresh engine rebuilds the same state.
 
 mod audit_room;
+mod configure;
 mod fixtures;
 mod governance;
 mod kill;

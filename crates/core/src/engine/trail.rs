@@ -118,6 +118,11 @@ impl AuditTrail {
         self.log.len()
     }
 
+    /// How many entries the trail accepts in all.
+    pub fn capacity(&self) -> u64 {
+        self.log.max_leaves()
+    }
+
     /// How many more entries the trail accepts before it is full.
     pub fn room(&self) -> u64 {
         self.log.max_leaves().saturating_sub(self.log.len())

@@ -321,6 +321,14 @@ impl VouchBook {
         Ok(VouchBook::empty(policy))
     }
 
+    /// Replaces the policy after validating it (reconfiguration). Bonds already made stand;
+    /// the new limits apply to the next vouch.
+    pub fn set_policy(&mut self, policy: VouchPolicy) -> Result<(), VouchError> {
+        policy.validate()?;
+        self.policy = policy;
+        Ok(())
+    }
+
     fn empty(policy: VouchPolicy) -> Self {
         VouchBook {
             policy,

@@ -226,6 +226,11 @@ impl Default for BreachDetector {
 }
 
 impl BreachDetector {
+    /// Replaces the breaker policy (reconfiguration); tripped breakers stay tripped.
+    pub fn set_policy(&mut self, policy: BreakerPolicy) {
+        self.policy = policy;
+    }
+
     /// A detector with the reference window (60 s) and the given breaker policy.
     pub fn new(policy: BreakerPolicy) -> Self {
         BreachDetector {

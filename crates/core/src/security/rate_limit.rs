@@ -277,6 +277,12 @@ impl RateLimiter {
         self
     }
 
+    /// Replaces the per-ring policies (reconfiguration). Each key's state carries over: its
+    /// next call is judged by the new quota of its ring.
+    pub fn set_policies(&mut self, policies: RingPolicies) {
+        self.policies = policies;
+    }
+
     /// The per-ring policies.
     pub fn policies(&self) -> &RingPolicies {
         &self.policies
