@@ -226,6 +226,19 @@ impl Hypervisor {
             seed,
         };
         let result = engine.apply(&logged.actor, logged.command.clone(), &mut ctx);
+        let pending = self.queue(&logged, &result, ctx)?;
+        drop(engine);
+        Ok((result, pending))
+    }
+
+    /// Numbers the events of a command just applied and queues it in the log. Called under the
+    /// engine lock, so numbers and log positions follow the order of application.
+    fn queue(
+        &self,
+        logged: &LoggedCommand,
+        result: &Result<Reply, EngineError>,
+        ctx: Ctx,
+    ) -> Result<Pending, RuntimeError> {
         // Refusals of bad input and of unauthorised callers change nothing: not logged.
         let changed = !matches!(
             result,
@@ -233,7 +246,7 @@ impl Hypervisor {
         );
         let events = self.inner.bus.number(ctx.events);
         let pos = if changed {
-            match self.inner.log.append(&logged, &events) {
+            match self.inner.log.append(logged, &events) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.fail(&e.0);
@@ -243,15 +256,11 @@ impl Hypervisor {
         } else {
             None
         };
-        drop(engine);
-        Ok((
-            result,
-            Pending {
-                pos,
-                events,
-                work: ctx.saga_work,
-            },
-        ))
+        Ok(Pending {
+            pos,
+            events,
+            work: ctx.saga_work,
+        })
     }
 
     async fn finish(&self, p: Pending) -> Result<(), RuntimeError> {
