@@ -232,20 +232,18 @@ impl Hypervisor {
     }
 
     /// Numbers the events of a command just applied and queues it in the log. Called under the
-    /// engine lock, so numbers and log positions follow the order of application.
+    /// engine lock, so numbers and log positions follow the order of application. A refusal is
+    /// not logged and leaves no events or saga work (see [`crate::outcome`]): only events the log
+    /// persists get ids, so ids are never reused after a restart.
     fn queue(
         &self,
         logged: &LoggedCommand,
         result: &Result<Reply, EngineError>,
         ctx: Ctx,
     ) -> Result<Pending, RuntimeError> {
-        // Refusals of bad input and of unauthorised callers change nothing: not logged.
-        let changed = !matches!(
-            result,
-            Err(EngineError::Invalid(_) | EngineError::Forbidden(_))
-        );
-        let events = self.inner.bus.number(ctx.events);
-        let pos = if changed {
+        let out = crate::outcome::output(result, ctx);
+        let events = self.inner.bus.number(out.events);
+        let pos = if out.logged {
             match self.inner.log.append(logged, &events) {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -259,7 +257,7 @@ impl Hypervisor {
         Ok(Pending {
             pos,
             events,
-            work: ctx.saga_work,
+            work: out.work,
         })
     }
 
@@ -455,3 +453,6 @@ struct Pending {
 fn unavailable() -> RuntimeError {
     RuntimeError::Unavailable("engine lock poisoned".into())
 }
+
+#[cfg(test)]
+mod tests;
