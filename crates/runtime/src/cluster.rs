@@ -486,24 +486,21 @@ async fn round(hv: &Hypervisor, batch: Vec<Request>) {
                 };
                 let mut ctx = Ctx::new(now, seed);
                 let result = engine.apply(&logged.actor, logged.command.clone(), &mut ctx);
-                let changed = !matches!(
-                    result,
-                    Err(EngineError::Invalid(_) | EngineError::Forbidden(_))
-                );
-                if changed {
+                let out = crate::outcome::output(&result, ctx);
+                let result = result.map_err(RuntimeError::Engine);
+                if out.logged {
                     // Numbered only when logged, so every node numbers the same events.
-                    let events = hv.inner.bus.number(ctx.events);
+                    let events = hv.inner.bus.number(out.events);
                     plan.entries.push((logged, events.clone()));
-                    plan.claim
-                        .extend(ctx.saga_work.iter().map(|(s, _)| s.clone()));
+                    plan.claim.extend(out.work.iter().map(|(s, _)| s.clone()));
                     outcomes.push(Outcome {
-                        result: result.map_err(RuntimeError::Engine),
+                        result,
                         events,
-                        work: ctx.saga_work,
+                        work: out.work,
                     });
                 } else {
                     outcomes.push(Outcome {
-                        result: result.map_err(RuntimeError::Engine),
+                        result,
                         events: Vec::new(),
                         work: Vec::new(),
                     });

@@ -226,14 +226,25 @@ impl Hypervisor {
             seed,
         };
         let result = engine.apply(&logged.actor, logged.command.clone(), &mut ctx);
-        // Refusals of bad input and of unauthorised callers change nothing: not logged.
-        let changed = !matches!(
-            result,
-            Err(EngineError::Invalid(_) | EngineError::Forbidden(_))
-        );
-        let events = self.inner.bus.number(ctx.events);
-        let pos = if changed {
-            match self.inner.log.append(&logged, &events) {
+        let pending = self.queue(&logged, &result, ctx)?;
+        drop(engine);
+        Ok((result, pending))
+    }
+
+    /// Numbers the events of a command just applied and queues it in the log. Called under the
+    /// engine lock, so numbers and log positions follow the order of application. A refusal is
+    /// not logged and leaves no events or saga work (see [`crate::outcome`]): only events the log
+    /// persists get ids, so ids are never reused after a restart.
+    fn queue(
+        &self,
+        logged: &LoggedCommand,
+        result: &Result<Reply, EngineError>,
+        ctx: Ctx,
+    ) -> Result<Pending, RuntimeError> {
+        let out = crate::outcome::output(result, ctx);
+        let events = self.inner.bus.number(out.events);
+        let pos = if out.logged {
+            match self.inner.log.append(logged, &events) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.fail(&e.0);
@@ -243,15 +254,11 @@ impl Hypervisor {
         } else {
             None
         };
-        drop(engine);
-        Ok((
-            result,
-            Pending {
-                pos,
-                events,
-                work: ctx.saga_work,
-            },
-        ))
+        Ok(Pending {
+            pos,
+            events,
+            work: out.work,
+        })
     }
 
     async fn finish(&self, p: Pending) -> Result<(), RuntimeError> {
@@ -446,3 +453,6 @@ struct Pending {
 fn unavailable() -> RuntimeError {
     RuntimeError::Unavailable("engine lock poisoned".into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod executor;
 pub mod hypervisor;
 pub mod log;
+mod outcome;
 pub mod recovery;
 mod saga_runner;
 pub mod signer;

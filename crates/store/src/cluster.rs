@@ -29,6 +29,7 @@ use crate::backend::Db;
 use crate::batch::{from_db, to_db};
 use crate::commit::encode;
 use crate::err::{Result, StoreError};
+use crate::mode::LogMode;
 use crate::postgres::{PgDb, write_batch_on};
 use crate::store::Store;
 
@@ -90,6 +91,8 @@ impl Store {
     /// engine (snapshot + replay) consistently with the retained events while holding the
     /// sequencing lock, and returns it with the shared log. Saga leases this node takes last
     /// `lease_ttl` unless renewed. Fails on other backends: one SQLite file cannot be shared.
+    /// Fails with [`StoreError::SingleNodeLog`] on a database a single node writes (see
+    /// [`crate::LOG_MODE_KEY`]); claims an unmarked database for the cluster.
     pub async fn join_cluster(
         &self,
         node_id: &str,
@@ -113,6 +116,8 @@ impl Store {
                 node_id.escape_debug()
             )));
         }
+        // A single node's log is refused before this node writes anything.
+        self.claim_log_mode(LogMode::Cluster).await?;
         let seen = self
             .inner
             .cluster_pos

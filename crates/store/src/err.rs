@@ -76,6 +76,24 @@ pub enum StoreError {
     /// A value could not be encoded for storage.
     #[error("cannot encode: {0}")]
     Encode(String),
+    /// A single node was started on the shared log of a cluster (see `LOG_MODE_KEY`).
+    #[error(
+        "`{what}` is the shared command log of a cluster; a single node would collide with its \
+         nodes: join the cluster as a node instead"
+    )]
+    ClusterLog {
+        /// The database (password redacted).
+        what: String,
+    },
+    /// A cluster node was started on the command log of a single node (see `LOG_MODE_KEY`).
+    #[error(
+        "`{what}` is the command log of a single node; a cluster node would collide with it: \
+         give the cluster its own database"
+    )]
+    SingleNodeLog {
+        /// The database (password redacted).
+        what: String,
+    },
     /// The store's command log is closed (superseded by a newer recovery, or the store closed).
     #[error("command log closed: {0}")]
     Closed(String),

@@ -19,6 +19,7 @@ use ahv_runtime::{CommandLog, StoredEvent};
 
 use crate::commit::{GroupLog, LogCore};
 use crate::err::{Result, StoreError};
+use crate::mode::LogMode;
 use crate::store::Store;
 
 /// Meta key holding the JSON `EngineConfig` the log was started with.
@@ -68,8 +69,12 @@ impl Store {
     /// Rebuilds the engine and returns it with a log ready to continue. A log returned by an
     /// earlier recovery of this store is closed first (it drains what it queued; later appends
     /// to it fail), so only one log writes at a time. Must be called inside a Tokio runtime.
+    /// Fails with [`StoreError::ClusterLog`] on a database cluster nodes write (see
+    /// [`crate::LOG_MODE_KEY`]); claims an unmarked database for a single node.
     pub async fn recover(&self, config: EngineConfig) -> Result<Recovered> {
         let started = Instant::now();
+        // A cluster's shared log is refused before anything is written or closed.
+        self.claim_log_mode(LogMode::Single).await?;
         let previous = self.inner.log.lock().ok().and_then(|mut l| l.take());
         if let Some(prev) = previous {
             prev.close("superseded by a newer recovery of the store")

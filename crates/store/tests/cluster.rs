@@ -25,7 +25,7 @@ use ahv_runtime::{
     ClusterConfig, EventFilter, Fence, Hypervisor, RuntimeConfig, RuntimeError, Signer, StepCall,
     StepResult, SystemClock,
 };
-use ahv_store::{Location, Store, StoreOptions};
+use ahv_store::{Location, Store, StoreError, StoreOptions};
 use tokio::sync::Notify;
 
 /// A fresh schema in the test database, or `None` (reason printed) without PostgreSQL.
@@ -712,5 +712,78 @@ async fn saga_work_requested_on_any_node_runs_on_the_lease_holder() {
         ran,
         vec![("a", "step:one".to_string()), ("a", "step:two".to_string())]
     );
+    drop_schema(&schema).await;
+}
+
+/// A single node started on a cluster's database is refused at start, before it writes
+/// anything; the cluster goes on undisturbed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_single_node_on_a_clusters_database_is_refused_at_start() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let (a, _store_a) = node(&url, "a", Duration::from_secs(10), fast()).await;
+    create_session(&a, 10).await;
+
+    let single = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
+        .await
+        .unwrap();
+    let err = single.recover(EngineConfig::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClusterLog { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("shared command log of a cluster; a single node would collide"),
+        "{err}"
+    );
+    single.close().await;
+
+    // Refused early enough that the cluster keeps writing at its own positions.
+    create_session(&a, 10).await;
+    let (b, _store_b) = node(&url, "b", Duration::from_secs(10), fast()).await;
+    create_session(&b, 10).await;
+    a.sync().await.unwrap();
+    assert_eq!(engine_json(&a), engine_json(&b));
+    drop_schema(&schema).await;
+}
+
+/// A cluster node started on a single node's database is refused likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_node_on_a_single_nodes_database_is_refused_at_start() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let single = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
+        .await
+        .unwrap();
+    let r = single.recover(EngineConfig::default()).await.unwrap();
+    let hv = Hypervisor::new(
+        r.engine,
+        r.log,
+        Arc::new(SystemClock::new()),
+        Signer::generate_key().unwrap(),
+        RuntimeConfig::default(),
+    );
+    create_session(&hv, 10).await;
+
+    let joining = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
+        .await
+        .unwrap();
+    let err = joining
+        .join_cluster("a", EngineConfig::default(), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SingleNodeLog { .. }), "{err}");
+    joining.close().await;
+
+    // The single node keeps writing, and recovers again as before.
+    create_session(&hv, 10).await;
+    drop(hv);
+    single.close().await;
+    let again = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
+        .await
+        .unwrap();
+    let r = again.recover(EngineConfig::default()).await.unwrap();
+    assert_eq!(r.report.last_pos, 2);
+    again.close().await;
     drop_schema(&schema).await;
 }

@@ -18,6 +18,8 @@ use crate::args::ServeArgs;
 use crate::config::Settings;
 use crate::error::CliError;
 
+mod log_mode;
+
 /// Where the server listens by default (loopback only).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default data directory, relative to the working directory.
@@ -94,10 +96,12 @@ async fn start_single(
     location: &Location,
     key: SigningKey,
 ) -> Result<Started, CliError> {
-    let recovered = store
-        .recover(EngineConfig::default())
-        .await
-        .map_err(|e| CliError::usage(format!("recovery failed: {e}"), location.describe()))?;
+    log_mode::refuse_old_cluster(store, location).await?;
+    let recovered = store.recover(EngineConfig::default()).await.map_err(|e| {
+        log_mode::mismatch(&e, location).unwrap_or_else(|| {
+            CliError::usage(format!("recovery failed: {e}"), location.describe())
+        })
+    })?;
     let report = recovered.report.clone();
     let mut clock = SystemClock::new();
     if let Some(at) = report.last_at {
@@ -144,11 +148,15 @@ async fn start_cluster(
         )
         .await
         .map_err(|e| {
-            CliError::usage(
-                format!("joining the cluster failed: {e}"),
-                location.describe(),
-            )
+            log_mode::mismatch(&e, location).unwrap_or_else(|| {
+                CliError::usage(
+                    format!("joining the cluster failed: {e}"),
+                    location.describe(),
+                )
+            })
         })?;
+    // Recorded only once the database is known to be a cluster's.
+    let key = cluster_signing_key(store, key).await?;
     let mut clock = SystemClock::new();
     if let Some(at) = r.last_at {
         clock = clock.not_before(at);
@@ -193,10 +201,7 @@ async fn serve(
     let store = Store::open(&location, StoreOptions::default())
         .await
         .map_err(|e| CliError::usage(e.to_string(), location.describe()))?;
-    let mut key = signing_key(data_dir)?;
-    if node_id.is_some() && store.kind() == "postgres" {
-        key = cluster_signing_key(&store, key).await?;
-    }
+    let key = signing_key(data_dir)?;
     let started = match node_id {
         Some(id) => start_cluster(&store, &location, id, key).await?,
         None => start_single(&store, &location, key).await?,

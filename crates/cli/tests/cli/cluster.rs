@@ -28,7 +28,12 @@ impl Drop for Node {
 }
 
 fn start(url: &str, id: &str, dir: &std::path::Path) -> Node {
-    let mut c = crate::util::serve_command(dir, TOKEN, &["--database-url", url, "--node-id", id]);
+    start_with(dir, &["--database-url", url, "--node-id", id])
+}
+
+/// `ahv serve` with `extra` arguments, once it listens.
+fn start_with(dir: &std::path::Path, extra: &[&str]) -> Node {
+    let mut c = crate::util::serve_command(dir, TOKEN, extra);
     let mut child = c.spawn().expect("ahv serve starts");
     let out = child.stdout.take().expect("stdout piped");
     let mut lines = BufReader::new(out).lines();
@@ -217,5 +222,55 @@ async fn two_serve_processes_share_one_postgres() {
     drop(stream);
     drop(a);
     drop(b);
+    drop_schema(&schema).await;
+}
+
+/// Runs `ahv serve` with `extra` arguments, which must refuse to start; returns its error line.
+fn refused(dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut c = crate::util::serve_command(dir, TOKEN, extra);
+    let mut child = c
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ahv serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("waitable").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ahv serve {extra:?} started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output readable");
+    crate::util::one_line_error(&out, 2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_in_the_wrong_mode_for_its_database_stops_at_start() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&url, "a", &dir.path().join("a"));
+    let line = refused(&dir.path().join("single"), &["--database-url", &url]);
+    assert!(
+        line.contains("shared log of a cluster") && line.contains("with --node-id"),
+        "{line}"
+    );
+    drop(a);
+    drop_schema(&schema).await;
+
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let single = start_with(&dir.path().join("s"), &["--database-url", &url]);
+    let line = refused(
+        &dir.path().join("node"),
+        &["--database-url", &url, "--node-id", "b"],
+    );
+    assert!(
+        line.contains("log of a single node") && line.contains("without --node-id"),
+        "{line}"
+    );
+    drop(single);
     drop_schema(&schema).await;
 }

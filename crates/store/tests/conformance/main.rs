@@ -60,4 +60,5 @@ conformance! {
     newer_schema_is_refused,
     write_failure_fails_the_request_and_stops_changes,
     recovering_again_supersedes_the_old_log,
+    resume_after_refusals_and_a_restart_is_exact,
 }

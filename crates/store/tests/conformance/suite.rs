@@ -1,6 +1,6 @@
 //! The conformance tests: each takes a [`Factory`] and must pass on every backend.
 
-use ahv_core::engine::{Actor, Command, EngineConfig, LoggedCommand};
+use ahv_core::engine::{ActionRequest, Actor, Command, EngineConfig, EngineError, LoggedCommand};
 use ahv_core::time::Timestamp;
 use ahv_runtime::{EventFilter, RuntimeError};
 use ahv_store::{StoreError, StoreOptions};
@@ -329,4 +329,73 @@ pub fn small_retention() -> StoreOptions {
         event_retention: 10,
         ..StoreOptions::default()
     }
+}
+
+/// Refusals (bad input, an unauthorised caller) leave no event ids behind: a client that saw
+/// every event before a restart resumes from its last id with exactly the durable events that
+/// follow, none repeated and no id reused.
+pub async fn resume_after_refusals_and_a_restart_is_exact(f: Factory) {
+    let store = f.open().await;
+    let (hv, _) = start(&store).await;
+    let mut rx = hv.bus().subscribe();
+    let sid = scenario::open_session(&hv, &["alice"]).await;
+    assert!(scenario::write(&hv, &sid, "alice", "/a.txt", "before").await);
+    let act = |agent: &str, path: &str| Command::Act {
+        session_id: sid.clone(),
+        agent: scenario::did(agent),
+        request: ActionRequest::VfsWrite {
+            path: path.into(),
+            content: "x".into(),
+        },
+    };
+    let forbidden = hv
+        .execute(
+            Actor::Agent(scenario::did("mallory")),
+            act("alice", "/b.txt"),
+        )
+        .await;
+    assert!(matches!(
+        forbidden,
+        Err(RuntimeError::Engine(EngineError::Forbidden(_)))
+    ));
+    let invalid = hv
+        .execute(Actor::Agent(scenario::did("alice")), act("alice", "/"))
+        .await;
+    assert!(matches!(
+        invalid,
+        Err(RuntimeError::Engine(EngineError::Invalid(_)))
+    ));
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e.seq);
+    }
+    let last_seen = *seen.iter().max().unwrap();
+    drop(rx);
+    drop(hv);
+    store.close().await;
+
+    let store = f.open().await;
+    let (hv, _) = start(&store).await;
+    let mut rx = hv.bus().subscribe();
+    assert!(scenario::write(&hv, &sid, "alice", "/a.txt", "after").await);
+    let mut live = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        live.push(e.seq);
+    }
+    let resumed: Vec<u64> = hv
+        .events(
+            &EventFilter {
+                after_seq: Some(last_seen),
+                ..EventFilter::default()
+            },
+            usize::MAX,
+        )
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert!(!live.is_empty());
+    assert_eq!(resumed, live);
+    assert!(resumed.iter().all(|s| !seen.contains(s)));
+    store.close().await;
+    f.cleanup().await;
 }
