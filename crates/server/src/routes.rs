@@ -43,14 +43,17 @@ mod prelude {
     pub(crate) use crate::views::to_json;
     pub(crate) use ahv_core::engine::ActionRequest;
 
-    /// Runs a governed action as `agent` and returns its outcome as JSON.
+    /// Runs a governed action and returns its outcome as JSON. It acts as the agent
+    /// [`AppState::acting_agent`] picks from the caller and the `given` DID, so every governed
+    /// route resolves the acting agent the same way, before anything runs.
     pub(crate) async fn act(
         s: &AppState,
         p: &Principal,
         session_id: SessionId,
-        agent: AgentDid,
+        given: Option<AgentDid>,
         request: ActionRequest,
     ) -> ApiResult<Value> {
+        let agent = AppState::acting_agent(p, given)?;
         let r = s
             .exec(
                 p,

@@ -145,6 +145,5 @@ async fn release(
         }
         (_, g) => g,
     };
-    let agent = AppState::acting_agent(&p, given)?;
-    ok(act(&s, &p, sid, agent, ActionRequest::LockRelease { lock_id }).await?)
+    ok(act(&s, &p, sid, given, ActionRequest::LockRelease { lock_id }).await?)
 }
