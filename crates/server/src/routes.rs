@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 /// What every route file uses.
 mod prelude {
-    pub(crate) use ahv_core::engine::{Command, Reply};
+    pub(crate) use ahv_core::engine::{ActOutcome, Command, Reply};
     pub(crate) use ahv_core::id::{AgentDid, SagaId, SessionId};
     pub(crate) use axum::Json;
     pub(crate) use axum::extract::State;
@@ -43,14 +43,29 @@ mod prelude {
     pub(crate) use crate::views::to_json;
     pub(crate) use ahv_core::engine::ActionRequest;
 
-    /// Runs a governed action as `agent` and returns its outcome as JSON.
+    /// Runs a governed action and returns its outcome as JSON: what most governed routes
+    /// answer.
     pub(crate) async fn act(
         s: &AppState,
         p: &Principal,
         session_id: SessionId,
-        agent: AgentDid,
+        given: Option<AgentDid>,
         request: ActionRequest,
     ) -> ApiResult<Value> {
+        to_json(&act_outcome(s, p, session_id, given, request).await?)
+    }
+
+    /// Runs a governed action and returns its typed outcome, for routes that look into it. It
+    /// acts as the agent [`AppState::acting_agent`] picks from the caller and the `given` DID,
+    /// so every governed route resolves the acting agent the same way, before anything runs.
+    pub(crate) async fn act_outcome(
+        s: &AppState,
+        p: &Principal,
+        session_id: SessionId,
+        given: Option<AgentDid>,
+        request: ActionRequest,
+    ) -> ApiResult<ActOutcome> {
+        let agent = AppState::acting_agent(p, given)?;
         let r = s
             .exec(
                 p,
@@ -62,7 +77,7 @@ mod prelude {
             )
             .await?;
         match r {
-            Reply::Acted(o) => to_json(&o),
+            Reply::Acted(o) => Ok(o),
             other => Err(unexpected(&other)),
         }
     }

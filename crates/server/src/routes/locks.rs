@@ -45,27 +45,14 @@ async fn acquire(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<LockBody>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, b.agent_did)?;
     let req = ActionRequest::LockAcquire {
         path: b.path,
         intent: b.intent,
         ttl_seconds: b.ttl_seconds,
         wait: b.wait,
     };
-    let r = s
-        .exec(
-            &p,
-            Command::Act {
-                session_id: sid.clone(),
-                agent,
-                request: req,
-            },
-        )
-        .await?;
-    let Reply::Acted(outcome) = r else {
-        return Err(unexpected(&r));
-    };
-    let ahv_core::engine::ActOutcome::LockQueued { ticket } = &outcome else {
+    let outcome = act_outcome(&s, &p, sid.clone(), b.agent_did, req).await?;
+    let ActOutcome::LockQueued { ticket } = &outcome else {
         return ok(to_json(&outcome)?);
     };
     let cap = s.config.max_lock_wait;
@@ -145,6 +132,5 @@ async fn release(
         }
         (_, g) => g,
     };
-    let agent = AppState::acting_agent(&p, given)?;
-    ok(act(&s, &p, sid, agent, ActionRequest::LockRelease { lock_id }).await?)
+    ok(act(&s, &p, sid, given, ActionRequest::LockRelease { lock_id }).await?)
 }

@@ -309,15 +309,10 @@ async fn complete_saga(
     p: Principal,
     ApiPath(id): ApiPath<SagaId>,
 ) -> ApiResult<Json<Value>> {
-    saga_session(&s, &p, &id)?;
-    s.exec(
-        &p,
-        Command::CompleteSaga {
-            saga_id: id.clone(),
-        },
-    )
-    .await?;
-    ok(saga_json(&s, &id)?)
+    let cmd = Command::CompleteSaga {
+        saga_id: id.clone(),
+    };
+    close_saga(&s, &p, &id, cmd).await
 }
 
 /// Compensates a saga now: undoes committed steps newest first (admin or a participant).
@@ -328,13 +323,21 @@ async fn compensate_saga(
     p: Principal,
     ApiPath(id): ApiPath<SagaId>,
 ) -> ApiResult<Json<Value>> {
-    saga_session(&s, &p, &id)?;
-    s.exec(
-        &p,
-        Command::CompensateSaga {
-            saga_id: id.clone(),
-        },
-    )
-    .await?;
-    ok(saga_json(&s, &id)?)
+    let cmd = Command::CompensateSaga {
+        saga_id: id.clone(),
+    };
+    close_saga(&s, &p, &id, cmd).await
+}
+
+/// Both saga-closing routes (complete, compensate): the membership check, the command, then
+/// the saga as it now stands.
+async fn close_saga(
+    s: &AppState,
+    p: &Principal,
+    id: &SagaId,
+    cmd: Command,
+) -> ApiResult<Json<Value>> {
+    saga_session(s, p, id)?;
+    s.exec(p, cmd).await?;
+    ok(saga_json(s, id)?)
 }

@@ -1,7 +1,7 @@
 //! Security: governed tool actions (allowed or denied with a reason), the kill switch and its
 //! substitute pool, rate-limit status, breach statistics and breaker reset.
 
-use ahv_core::engine::{ActOutcome, EngineError};
+use ahv_core::engine::EngineError;
 use ahv_core::id::ActionId;
 use ahv_core::security::kill::KillReason;
 use ahv_runtime::RuntimeError;

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use ahv_core::engine::SessionSlot;
+
 use super::prelude::*;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
@@ -48,15 +50,8 @@ async fn list_files(
     ApiPath(sid): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, q.agent_did)?;
-    ok(act(
-        &s,
-        &p,
-        sid,
-        agent,
-        ActionRequest::VfsList { prefix: q.prefix },
-    )
-    .await?)
+    let request = ActionRequest::VfsList { prefix: q.prefix };
+    ok(act(&s, &p, sid, q.agent_did, request).await?)
 }
 
 /// Reads a file (governed; records the read in the path's vector clock).
@@ -68,8 +63,8 @@ async fn read_file(
     ApiPath(sid): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, q.agent_did)?;
-    ok(act(&s, &p, sid, agent, ActionRequest::VfsRead { path: q.path }).await?)
+    let request = ActionRequest::VfsRead { path: q.path };
+    ok(act(&s, &p, sid, q.agent_did, request).await?)
 }
 
 /// Body of a write.
@@ -94,18 +89,11 @@ async fn write_file(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<WriteBody>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, b.agent_did)?;
-    ok(act(
-        &s,
-        &p,
-        sid,
-        agent,
-        ActionRequest::VfsWrite {
-            path: b.path,
-            content: b.content,
-        },
-    )
-    .await?)
+    let request = ActionRequest::VfsWrite {
+        path: b.path,
+        content: b.content,
+    };
+    ok(act(&s, &p, sid, b.agent_did, request).await?)
 }
 
 /// Deletes a file (governed).
@@ -117,15 +105,8 @@ async fn delete_file(
     ApiPath(sid): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, q.agent_did)?;
-    ok(act(
-        &s,
-        &p,
-        sid,
-        agent,
-        ActionRequest::VfsDelete { path: q.path },
-    )
-    .await?)
+    let request = ActionRequest::VfsDelete { path: q.path };
+    ok(act(&s, &p, sid, q.agent_did, request).await?)
 }
 
 /// Body of an ACL change.
@@ -148,17 +129,7 @@ async fn set_acl(
     ApiPath(sid): ApiPath<SessionId>,
     ApiJson(b): ApiJson<AclBody>,
 ) -> ApiResult<Json<Value>> {
-    s.require_session(&p, &sid)?;
-    s.exec(
-        &p,
-        Command::SetAcl {
-            session_id: sid,
-            path: b.path.clone(),
-            allowed: Some(b.allowed.clone()),
-        },
-    )
-    .await?;
-    ok(json!({ "path": b.path, "allowed": b.allowed }))
+    change_acl(&s, &p, sid, b.path, Some(b.allowed)).await
 }
 
 /// Query naming an ACL path.
@@ -178,17 +149,26 @@ async fn clear_acl(
     ApiPath(sid): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<AclQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.require_session(&p, &sid)?;
-    s.exec(
-        &p,
-        Command::SetAcl {
-            session_id: sid,
-            path: q.path.clone(),
-            allowed: None,
-        },
-    )
-    .await?;
-    ok(json!({ "path": q.path, "allowed": null }))
+    change_acl(&s, &p, sid, q.path, None).await
+}
+
+/// Both ACL routes: the session check, then the ACL of `path` set (`Some`) or removed
+/// (`None`), answered with the ACL now in force.
+async fn change_acl(
+    s: &AppState,
+    p: &Principal,
+    session_id: SessionId,
+    path: String,
+    allowed: Option<BTreeSet<AgentDid>>,
+) -> ApiResult<Json<Value>> {
+    s.require_session(p, &session_id)?;
+    let cmd = Command::SetAcl {
+        session_id,
+        path: path.clone(),
+        allowed: allowed.clone(),
+    };
+    s.exec(p, cmd).await?;
+    ok(json!({ "path": path, "allowed": allowed }))
 }
 
 /// Body of a snapshot.
@@ -211,22 +191,11 @@ async fn snapshot(
     ApiPath(sid): ApiPath<SessionId>,
     ApiOptJson(b): ApiOptJson<SnapshotBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let agent = AppState::acting_agent(&p, b.agent_did)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            act(
-                &s,
-                &p,
-                sid,
-                agent,
-                ActionRequest::VfsSnapshot {
-                    snapshot_id: b.snapshot_id,
-                },
-            )
-            .await?,
-        ),
-    ))
+    let request = ActionRequest::VfsSnapshot {
+        snapshot_id: b.snapshot_id,
+    };
+    let outcome = act(&s, &p, sid, b.agent_did, request).await?;
+    Ok((StatusCode::CREATED, Json(outcome)))
 }
 
 /// Restores the session's files to a snapshot (governed).
@@ -238,15 +207,8 @@ async fn restore(
     ApiPath((sid, snapshot_id)): ApiPath<(SessionId, String)>,
     ApiOptJson(b): ApiOptJson<AgentBody>,
 ) -> ApiResult<Json<Value>> {
-    let agent = AppState::acting_agent(&p, b.agent_did)?;
-    ok(act(
-        &s,
-        &p,
-        sid,
-        agent,
-        ActionRequest::VfsRestore { snapshot_id },
-    )
-    .await?)
+    let request = ActionRequest::VfsRestore { snapshot_id };
+    ok(act(&s, &p, sid, b.agent_did, request).await?)
 }
 
 /// Query naming a path.
@@ -266,18 +228,15 @@ async fn path_clock(
     ApiPath(sid): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<ClockQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.require_session(&p, &sid)?;
-    let v = s.hv.read(|e| {
-        let slot = e.books().slot(&sid)?;
+    read_slot(&s, &p, &sid, |slot| {
         let key = slot
             .vfs
             .path(&q.path)
             .map(|x| x.to_string())
             .map_err(|err| ApiError::invalid(err.to_string()))?;
         let clock = slot.clocks.path_clock(&key).map(to_json).transpose()?;
-        Ok::<_, ApiError>(json!({ "session_id": sid, "path": key, "clock": clock }))
-    })??;
-    ok(v)
+        Ok(json!({ "session_id": sid, "path": key, "clock": clock }))
+    })
 }
 
 /// The vector clock of an agent in the session (admin or a participant).
@@ -288,11 +247,20 @@ async fn agent_clock(
     p: Principal,
     ApiPath((sid, did)): ApiPath<(SessionId, AgentDid)>,
 ) -> ApiResult<Json<Value>> {
-    s.require_session(&p, &sid)?;
-    let v = s.hv.read(|e| {
-        let slot = e.books().slot(&sid)?;
+    read_slot(&s, &p, &sid, |slot| {
         let clock = slot.clocks.agent_clock(&did).map(to_json).transpose()?;
-        Ok::<_, ApiError>(json!({ "session_id": sid, "agent_did": did, "clock": clock }))
-    })??;
-    ok(v)
+        Ok(json!({ "session_id": sid, "agent_did": did, "clock": clock }))
+    })
+}
+
+/// Both clock routes: the session check, then `view` of the session's slot inside one read
+/// of the engine.
+fn read_slot(
+    s: &AppState,
+    p: &Principal,
+    sid: &SessionId,
+    view: impl FnOnce(&SessionSlot) -> ApiResult<Value>,
+) -> ApiResult<Json<Value>> {
+    s.require_session(p, sid)?;
+    ok(s.hv.read(|e| view(e.books().slot(sid)?))??)
 }

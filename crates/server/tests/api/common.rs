@@ -106,6 +106,27 @@ pub(crate) async fn call(
     send(app, req(method, uri, token, text.as_deref())).await
 }
 
+/// `GET uri` as `token`: the commonest request of the tests, on one line.
+pub(crate) async fn get(app: &Router, uri: &str, token: Option<&str>) -> Resp {
+    call(app, "GET", uri, token, None).await
+}
+
+/// `POST uri` as `token` with a JSON body (a [`Value`]) or none (`None`), so posts with and
+/// without a body read the same.
+pub(crate) async fn post(
+    app: &Router,
+    uri: &str,
+    token: Option<&str>,
+    body: impl Into<Option<Value>>,
+) -> Resp {
+    call(app, "POST", uri, token, body.into()).await
+}
+
+/// `PUT uri` as `token` with a JSON body.
+pub(crate) async fn put(app: &Router, uri: &str, token: Option<&str>, body: Value) -> Resp {
+    call(app, "PUT", uri, token, Some(body)).await
+}
+
 /// Everything the fixture created.
 #[allow(dead_code)]
 pub(crate) struct Fx {

@@ -2,11 +2,12 @@
 
 use ahv_server::ServerConfig;
 use ed25519_dalek::{Signer as _, SigningKey};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::common::{ADMIN, call, fixture, fixture_with, req, send};
+use crate::common::{ADMIN, Resp, call, fixture, fixture_with, get, post, put, req, send};
 
-fn assert_json_error(r: &crate::common::Resp, status: u16, code: &str) {
+#[track_caller]
+fn assert_json_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.body);
     assert_eq!(r.body["code"].as_str(), Some(code), "{}", r.body);
     assert!(
@@ -14,6 +15,16 @@ fn assert_json_error(r: &crate::common::Resp, status: u16, code: &str) {
         "{}",
         r.body
     );
+}
+
+/// `GET /health` without a token and with one header (an origin, a request id).
+async fn health_with(app: &axum::Router, name: &str, value: &str) -> Resp {
+    let req = axum::http::Request::builder()
+        .uri("/health")
+        .header(name, value)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    send(app, req).await
 }
 
 #[tokio::test]
@@ -25,105 +36,38 @@ async fn malformed_json_wrong_types_missing_and_unknown_keys() {
     )
     .await;
     assert_json_error(&r, 400, "malformed_json");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did": 5})),
-    )
-    .await;
+    let create = async |body: Value| post(&fx.app, "/api/v1/sessions", Some(ADMIN), body).await;
+    let r = create(json!({"creator_did": 5})).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({})),
-    )
-    .await;
+    let r = create(json!({})).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did":"did:mesh:a","colour":"red"})),
-    )
-    .await;
+    let r = create(json!({"creator_did":"did:mesh:a","colour":"red"})).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did":"did:mesh:a","max_participants":-1})),
-    )
-    .await;
+    let r = create(json!({"creator_did":"did:mesh:a","max_participants":-1})).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did":"did:mesh:a","max_participants":0})),
-    )
-    .await;
+    let r = create(json!({"creator_did":"did:mesh:a","max_participants":0})).await;
     assert_json_error(&r, 400, "invalid_input");
     let long = "x".repeat(300);
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did": long})),
-    )
-    .await;
+    let r = create(json!({"creator_did": long})).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sessions/{}/join", fx.sid),
-        Some(ADMIN),
-        Some(json!({"agent_did":"did:mesh:q","sigma_raw":1.5})),
-    )
-    .await;
+    let join = format!("/api/v1/sessions/{}/join", fx.sid);
+    let body = json!({"agent_did":"did:mesh:q","sigma_raw":1.5});
+    let r = post(&fx.app, &join, Some(ADMIN), body).await;
     assert_json_error(&r, 422, "validation_error");
-    let r = call(
-        &fx.app,
-        "GET",
-        "/api/v1/sessions?colour=red",
-        Some(ADMIN),
-        None,
-    )
-    .await;
+    let r = get(&fx.app, "/api/v1/sessions?colour=red", Some(ADMIN)).await;
     assert_json_error(&r, 400, "invalid_input");
 }
 
 #[tokio::test]
 async fn unknown_routes_methods_and_bad_path_params_are_json() {
     let fx = fixture().await;
-    let r = call(&fx.app, "GET", "/api/v1/nothing", Some(ADMIN), None).await;
+    let r = get(&fx.app, "/api/v1/nothing", Some(ADMIN)).await;
     assert_json_error(&r, 404, "not_found");
     let r = call(&fx.app, "DELETE", "/api/v1/stats", Some(ADMIN), None).await;
     assert_json_error(&r, 405, "method_not_allowed");
-    let r = call(
-        &fx.app,
-        "GET",
-        "/api/v1/sessions/bad%20id",
-        Some(ADMIN),
-        None,
-    )
-    .await;
+    let r = get(&fx.app, "/api/v1/sessions/bad%20id", Some(ADMIN)).await;
     assert_json_error(&r, 400, "invalid_input");
-    let r = call(
-        &fx.app,
-        "GET",
-        "/api/v1/sessions/session:nope",
-        Some(ADMIN),
-        None,
-    )
-    .await;
+    let r = get(&fx.app, "/api/v1/sessions/session:nope", Some(ADMIN)).await;
     assert_json_error(&r, 404, "not_found");
 }
 
@@ -151,14 +95,7 @@ async fn bursting_a_sandboxed_agent_gives_429_with_retry_after() {
     let url = format!("/api/v1/sessions/{}/actions", fx.sid);
     let mut limited = None;
     for _ in 0..50 {
-        let r = call(
-            &fx.app,
-            "POST",
-            &url,
-            Some(&fx.beta),
-            Some(json!({"action_id":"peek"})),
-        )
-        .await;
+        let r = post(&fx.app, &url, Some(&fx.beta), json!({"action_id":"peek"})).await;
         if r.status == 429 {
             limited = Some(r);
             break;
@@ -175,14 +112,9 @@ async fn bursting_a_sandboxed_agent_gives_429_with_retry_after() {
 async fn governance_denials_say_why() {
     let fx = fixture().await;
     // Beta (ring 3) may not run a ring-2 action: 200 with allowed=false and the deny code.
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sessions/{}/actions", fx.sid),
-        Some(&fx.beta),
-        Some(json!({"action_id":"draft"})),
-    )
-    .await;
+    let actions = format!("/api/v1/sessions/{}/actions", fx.sid);
+    let draft = json!({"action_id":"draft"});
+    let r = post(&fx.app, &actions, Some(&fx.beta), draft).await;
     assert_eq!(
         (
             r.status.as_u16(),
@@ -197,51 +129,28 @@ async fn governance_denials_say_why() {
         r.body
     );
     // A governed VFS write by a ring-3 agent: 403 with the deny code.
-    let r = call(
-        &fx.app,
-        "PUT",
-        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
-        Some(&fx.beta),
-        Some(json!({"path":"/x","content":"y"})),
-    )
-    .await;
+    let file = format!("/api/v1/sessions/{}/vfs/file", fx.sid);
+    let write = json!({"path":"/x","content":"y"});
+    let r = put(&fx.app, &file, Some(&fx.beta), write.clone()).await;
     assert_json_error(&r, 403, "sigma_insufficient");
     // Acting as another DID is refused.
-    let r = call(
-        &fx.app,
-        "PUT",
-        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
-        Some(&fx.beta),
-        Some(json!({"path":"/x","content":"y","agent_did":"did:mesh:alpha"})),
-    )
-    .await;
+    let as_alpha = json!({"path":"/x","content":"y","agent_did":"did:mesh:alpha"});
+    let r = put(&fx.app, &file, Some(&fx.beta), as_alpha).await;
     assert_json_error(&r, 403, "forbidden");
     // The admin must say which agent acts.
-    let r = call(
-        &fx.app,
-        "PUT",
-        &format!("/api/v1/sessions/{}/vfs/file", fx.sid),
-        Some(ADMIN),
-        Some(json!({"path":"/x","content":"y"})),
-    )
-    .await;
+    let r = put(&fx.app, &file, Some(ADMIN), write).await;
     assert_json_error(&r, 400, "invalid_input");
     // Steps run only as their own agent.
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sagas/{}/steps", fx.saga),
-        Some(&fx.beta),
-        Some(json!({"action_id":"draft","agent_did":"did:mesh:alpha","execute_api":"api/x"})),
-    )
-    .await;
+    let steps = format!("/api/v1/sagas/{}/steps", fx.saga);
+    let step = json!({"action_id":"draft","agent_did":"did:mesh:alpha","execute_api":"api/x"});
+    let r = post(&fx.app, &steps, Some(&fx.beta), step).await;
     assert_json_error(&r, 403, "forbidden");
 }
 
 #[tokio::test]
 async fn agents_see_only_their_sessions() {
     let fx = fixture().await;
-    let r = call(&fx.app, "GET", "/api/v1/sessions", Some(&fx.mallory), None).await;
+    let r = get(&fx.app, "/api/v1/sessions", Some(&fx.mallory)).await;
     let ids: Vec<&str> = r
         .body
         .as_array()
@@ -250,14 +159,7 @@ async fn agents_see_only_their_sessions() {
         .map(|s| s["session_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![fx.other.as_str()]);
-    let r = call(
-        &fx.app,
-        "GET",
-        "/api/v1/events?limit=1000",
-        Some(&fx.mallory),
-        None,
-    )
-    .await;
+    let r = get(&fx.app, "/api/v1/events?limit=1000", Some(&fx.mallory)).await;
     assert!(
         r.body
             .as_array()
@@ -267,16 +169,10 @@ async fn agents_see_only_their_sessions() {
         "{}",
         r.body
     );
-    let r = call(
-        &fx.app,
-        "GET",
-        &format!("/api/v1/events?session_id={}", fx.sid),
-        Some(&fx.mallory),
-        None,
-    )
-    .await;
+    let events = format!("/api/v1/events?session_id={}", fx.sid);
+    let r = get(&fx.app, &events, Some(&fx.mallory)).await;
     assert_json_error(&r, 403, "not_member");
-    let r = call(&fx.app, "GET", "/api/v1/sagas", Some(&fx.mallory), None).await;
+    let r = get(&fx.app, "/api/v1/sagas", Some(&fx.mallory)).await;
     assert_eq!(r.body, json!([]));
 }
 
@@ -284,7 +180,7 @@ async fn agents_see_only_their_sessions() {
 async fn bad_and_expired_tokens_are_401() {
     let fx = fixture().await;
     for t in ["nope", "ahv1.abc.def", &fx.alpha[..fx.alpha.len() - 2]] {
-        let r = call(&fx.app, "GET", "/api/v1/sessions", Some(t), None).await;
+        let r = get(&fx.app, "/api/v1/sessions", Some(t)).await;
         assert_json_error(&r, 401, "unauthorized");
         assert_eq!(r.headers["www-authenticate"], "Bearer");
     }
@@ -297,14 +193,7 @@ async fn bad_and_expired_tokens_are_401() {
             std::time::Duration::from_secs(1),
         )
         .unwrap();
-    let r = call(
-        &fx.app,
-        "GET",
-        "/api/v1/sessions",
-        Some(&expired.token),
-        None,
-    )
-    .await;
+    let r = get(&fx.app, "/api/v1/sessions", Some(&expired.token)).await;
     assert_json_error(&r, 401, "unauthorized");
 }
 
@@ -313,53 +202,22 @@ async fn did_key_login_over_http() {
     let fx = fixture().await;
     let sk = SigningKey::from_bytes(&[9; 32]);
     let d = ahv_core::did::agent_did(&sk.verifying_key()).unwrap();
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/auth/challenge",
-        None,
-        Some(json!({"did": d})),
-    )
-    .await;
+    let challenge = async |body: Value| post(&fx.app, "/api/v1/auth/challenge", None, body).await;
+    let r = challenge(json!({"did": d})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let nonce = r.body["nonce"].as_str().unwrap().to_string();
     let sig = hex::encode(sk.sign(nonce.as_bytes()).to_bytes());
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/auth/token",
-        None,
-        Some(json!({"did": d, "nonce": nonce, "signature": sig})),
-    )
-    .await;
+    let signed = json!({"did": d, "nonce": nonce, "signature": sig});
+    let r = post(&fx.app, "/api/v1/auth/token", None, signed.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let tok = r.body["agent_token"].as_str().unwrap().to_string();
-    let r = call(
-        &fx.app,
-        "GET",
-        &format!("/api/v1/agents/{d}/liability"),
-        Some(&tok),
-        None,
-    )
-    .await;
+    let liability = format!("/api/v1/agents/{d}/liability");
+    let r = get(&fx.app, &liability, Some(&tok)).await;
     assert_eq!(r.status, 200);
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/auth/token",
-        None,
-        Some(json!({"did": d, "nonce": nonce, "signature": sig})),
-    )
-    .await;
+    // The nonce is spent.
+    let r = post(&fx.app, "/api/v1/auth/token", None, signed).await;
     assert_json_error(&r, 401, "unauthorized");
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/auth/challenge",
-        None,
-        Some(json!({"did": "did:mesh:alpha"})),
-    )
-    .await;
+    let r = challenge(json!({"did": "did:mesh:alpha"})).await;
     assert_json_error(&r, 400, "invalid_input");
 }
 
@@ -384,25 +242,16 @@ async fn dsl_errors_carry_line_and_column() {
 async fn waiting_lock_times_out_with_409() {
     let fx = fixture().await;
     let body = json!({"path":"/locked","intent":"write","wait":true,"timeout_seconds":1});
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sessions/{}/locks", fx.sid),
-        Some(&fx.gamma),
-        Some(body),
-    )
-    .await;
+    let locks = format!("/api/v1/sessions/{}/locks", fx.sid);
+    let r = post(&fx.app, &locks, Some(&fx.gamma), body).await;
     assert_json_error(&r, 409, "lock_timeout");
 }
 
 #[tokio::test]
 async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
     let fx = fixture().await;
-    assert_eq!(
-        call(&fx.app, "GET", "/metrics", None, None).await.status,
-        401
-    );
-    let r = call(&fx.app, "GET", "/metrics", Some(ADMIN), None).await;
+    assert_eq!(get(&fx.app, "/metrics", None).await.status, 401);
+    let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
     let text = r.body.as_str().unwrap();
     for m in [
         "ahv_http_requests_total",
@@ -416,15 +265,7 @@ async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
     ] {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }
-    let r = send(
-        &fx.app,
-        axum::http::Request::builder()
-            .uri("/health")
-            .header("origin", "http://evil.example")
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = health_with(&fx.app, "origin", "http://evil.example").await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
 
     let config = ServerConfig {
@@ -433,19 +274,8 @@ async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
         ..ServerConfig::default()
     };
     let fx = fixture_with(config).await;
-    assert_eq!(
-        call(&fx.app, "GET", "/metrics", None, None).await.status,
-        200
-    );
-    let r = send(
-        &fx.app,
-        axum::http::Request::builder()
-            .uri("/health")
-            .header("origin", "http://ui.example")
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(get(&fx.app, "/metrics", None).await.status, 200);
+    let r = health_with(&fx.app, "origin", "http://ui.example").await;
     assert_eq!(
         r.headers["access-control-allow-origin"],
         "http://ui.example"
@@ -463,31 +293,17 @@ async fn slow_requests_time_out_with_408_and_every_answer_is_counted_and_has_an_
     .await;
     // A lock request queued behind a holder outlives the request timeout.
     let body = json!({"path":"/locked","intent":"write","wait":true,"timeout_seconds":5});
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sessions/{}/locks", fx.sid),
-        Some(&fx.gamma),
-        Some(body),
-    )
-    .await;
+    let locks = format!("/api/v1/sessions/{}/locks", fx.sid);
+    let r = post(&fx.app, &locks, Some(&fx.gamma), body).await;
     assert_json_error(&r, 408, "timeout");
     let first = r.headers["x-request-id"].clone();
-    let r = call(&fx.app, "GET", "/no/such/thing", Some(ADMIN), None).await;
+    let r = get(&fx.app, "/no/such/thing", Some(ADMIN)).await;
     assert_json_error(&r, 404, "not_found");
     assert_ne!(r.headers["x-request-id"], first, "ids are unique");
     // An id the client sent is kept.
-    let r = send(
-        &fx.app,
-        axum::http::Request::builder()
-            .uri("/health")
-            .header("x-request-id", "client-chosen-1")
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = health_with(&fx.app, "x-request-id", "client-chosen-1").await;
     assert_eq!(r.headers["x-request-id"], "client-chosen-1");
-    let r = call(&fx.app, "GET", "/metrics", Some(ADMIN), None).await;
+    let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
     let text = r.body.as_str().unwrap();
     for m in [
         "ahv_http_requests_total{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 1",

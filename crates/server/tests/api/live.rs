@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::common::{ADMIN, call, fixture, hv, state_with};
+use crate::common::{ADMIN, fixture, get, hv, post, state_with};
 
 /// Reads SSE frames from `body` until one of type `kind` arrives; returns its id.
 async fn next_event_of(body: Body, kind: &str) -> (u64, String) {
@@ -63,14 +63,8 @@ async fn sse_delivers_live_events_and_resumes_with_last_event_id() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/sessions",
-        Some(ADMIN),
-        Some(json!({"creator_did":"did:mesh:new"})),
-    )
-    .await;
+    let body = json!({"creator_did":"did:mesh:new"});
+    let r = post(&fx.app, "/api/v1/sessions", Some(ADMIN), body).await;
     let created = r.body["session_id"].as_str().unwrap().to_string();
     let (id, frame) = next_event_of(resp.into_body(), "session.created").await;
     assert!(frame.contains(&created), "{frame}");
@@ -101,73 +95,28 @@ async fn sse_delivers_live_events_and_resumes_with_last_event_id() {
 #[tokio::test]
 async fn exported_bundle_verifies_offline() {
     let fx = fixture().await;
-    let r = call(
-        &fx.app,
-        "POST",
-        &format!("/api/v1/sessions/{}/terminate", fx.other),
-        Some(ADMIN),
-        None,
-    )
-    .await;
+    let terminate = format!("/api/v1/sessions/{}/terminate", fx.other);
+    let r = post(&fx.app, &terminate, Some(ADMIN), None).await;
     assert_eq!(r.status, 200);
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/admin/checkpoint",
-        Some(ADMIN),
-        None,
-    )
-    .await;
+    let r = post(&fx.app, "/api/v1/admin/checkpoint", Some(ADMIN), None).await;
     assert_eq!(r.body["signed"], true);
-    let r = call(
-        &fx.app,
-        "POST",
-        "/api/v1/audit/export",
-        Some(ADMIN),
-        Some(json!({"session_ids":[fx.sid, fx.other],"prove":[0, 1]})),
-    )
-    .await;
+    let body = json!({"session_ids":[fx.sid, fx.other],"prove":[0, 1]});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(ADMIN), body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let bundle: AuditBundle = serde_json::from_value(r.body).unwrap();
     let report = verify_bundle(&bundle).unwrap();
     assert_eq!(report.logs, 3);
     assert!(report.inclusion_proofs >= 2);
-    let key = call(
-        &fx.app,
-        "GET",
-        "/api/v1/audit/public-key",
-        Some(&fx.alpha),
-        None,
-    )
-    .await;
+    let key = get(&fx.app, "/api/v1/audit/public-key", Some(&fx.alpha)).await;
     assert_eq!(key.body["vkey"].as_str(), Some(bundle.public_key.as_str()));
     // Proof endpoints agree with each other.
-    let p = call(
-        &fx.app,
-        "GET",
-        &format!("/api/v1/sessions/{}/audit/1/proof", fx.sid),
-        Some(&fx.alpha),
-        None,
-    )
-    .await;
+    let audit = format!("/api/v1/sessions/{}/audit", fx.sid);
+    let p = get(&fx.app, &format!("{audit}/1/proof"), Some(&fx.alpha)).await;
     assert_eq!(p.status, 200);
-    let e = call(
-        &fx.app,
-        "GET",
-        &format!("/api/v1/sessions/{}/audit", fx.sid),
-        Some(&fx.alpha),
-        None,
-    )
-    .await;
+    let e = get(&fx.app, &audit, Some(&fx.alpha)).await;
     assert_eq!(p.body["root"], e.body["root"]);
-    let bad = call(
-        &fx.app,
-        "GET",
-        &format!("/api/v1/sessions/{}/audit/consistency?old=5&new=2", fx.sid),
-        Some(&fx.alpha),
-        None,
-    )
-    .await;
+    let consistency = format!("{audit}/consistency?old=5&new=2");
+    let bad = get(&fx.app, &consistency, Some(&fx.alpha)).await;
     assert_eq!(bad.status, 400);
 }
 
