@@ -68,10 +68,20 @@ impl AppState {
 
     /// Runs a command as `p`, timing it for the metrics.
     pub(crate) async fn exec(&self, p: &Principal, cmd: Command) -> ApiResult<Reply> {
+        Ok(self.exec_raw(p, cmd).await?)
+    }
+
+    /// As [`AppState::exec`], with the runtime's own error, for routes that answer some
+    /// errors (a governance denial) as data rather than as an HTTP error.
+    pub(crate) async fn exec_raw(
+        &self,
+        p: &Principal,
+        cmd: Command,
+    ) -> Result<Reply, ahv_runtime::RuntimeError> {
         let start = Instant::now();
         let r = self.hv.execute(p.actor(), cmd).await;
         self.metrics.observe_command(start.elapsed());
-        Ok(r?)
+        r
     }
 
     /// Only the admin.

@@ -50,9 +50,8 @@ async fn tool_action(
         input: b.input.unwrap_or(Value::Null),
     };
     match s
-        .hv
-        .execute(
-            p.actor(),
+        .exec_raw(
+            &p,
             Command::Act {
                 session_id: sid,
                 agent: agent.clone(),

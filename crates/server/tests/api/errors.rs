@@ -4,7 +4,7 @@ use ahv_server::ServerConfig;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN, Resp, call, fixture, fixture_with, get, post, put, req, send};
+use crate::common::{ADMIN, Fx, Resp, call, fixture, fixture_with, get, post, put, req, send};
 
 #[track_caller]
 fn assert_json_error(r: &Resp, status: u16, code: &str) {
@@ -114,7 +114,10 @@ async fn governance_denials_say_why() {
     // Beta (ring 3) may not run a ring-2 action: 200 with allowed=false and the deny code.
     let actions = format!("/api/v1/sessions/{}/actions", fx.sid);
     let draft = json!({"action_id":"draft"});
+    let commands_before = command_count(&fx).await;
     let r = post(&fx.app, &actions, Some(&fx.beta), draft).await;
+    // The decision went through the engine and is counted like every other command.
+    assert_eq!(command_count(&fx).await, commands_before + 1);
     assert_eq!(
         (
             r.status.as_u16(),
@@ -313,4 +316,14 @@ async fn slow_requests_time_out_with_408_and_every_answer_is_counted_and_has_an_
     ] {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }
+}
+
+/// `ahv_command_seconds_count` from `/metrics`.
+async fn command_count(fx: &Fx) -> u64 {
+    let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
+    let text = r.body.as_str().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("ahv_command_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ahv_command_seconds_count in\n{text}"))
 }
