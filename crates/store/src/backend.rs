@@ -27,6 +27,17 @@ impl Db {
         }
     }
 
+    /// Takes (once per store, held until it is dropped) the database-wide writer lock: exclusive
+    /// for a single node, shared for cluster nodes. `false` if another server holds it in a
+    /// conflicting way. SQLite has its own lock file and memory is private, so only PostgreSQL
+    /// needs one.
+    pub(crate) async fn hold_writer_lock(&self, shared: bool) -> Result<bool> {
+        match self {
+            Db::Memory(_) | Db::Sqlite(_) => Ok(true),
+            Db::Postgres(p) => p.hold_writer_lock(shared).await,
+        }
+    }
+
     /// Writes commands and their events in one transaction and prunes events beyond
     /// `retention`. Either all of it is durable afterwards or none of it.
     pub(crate) async fn write_batch(&self, batch: &[Entry], retention: u64) -> Result<()> {

@@ -94,6 +94,16 @@ pub enum StoreError {
         /// The database (password redacted).
         what: String,
     },
+    /// Another running server already writes this database's command log as a single node (or,
+    /// for a single node, anyone at all does).
+    #[error(
+        "`{what}` is being written by another running server: a single node must be the only \
+         writer of its database; stop the other server first"
+    )]
+    LogInUse {
+        /// The database (password redacted).
+        what: String,
+    },
     /// The store's command log is closed (superseded by a newer recovery, or the store closed).
     #[error("command log closed: {0}")]
     Closed(String),

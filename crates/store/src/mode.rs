@@ -7,6 +7,12 @@
 //! mode in `meta` under [`LOG_MODE_KEY`] (atomically: of two starting at once, one wins) and a
 //! writer of the other mode is refused at start, before it writes anything.
 //!
+//! The marker says which mode, not whether a writer is running: two single nodes started on one
+//! PostgreSQL database would both pass it and write colliding positions. So each writer also
+//! holds a database-wide advisory lock for as long as its store lives — exclusive for a single
+//! node, shared for cluster nodes — and a writer that cannot take it is refused
+//! ([`StoreError::LogInUse`]). SQLite's own lock file does the same for a data directory.
+//!
 //! A database written before this marker existed gets it from the next writer to start. The
 //! marker is never changed by the store: to move a database from one mode to the other, stop
 //! every node and delete the `log.mode` row from `meta`.
@@ -44,7 +50,14 @@ impl Store {
         let found = db.get_meta(LOG_MODE_KEY).await?;
         let what = self.inner.location.clone();
         match (found.as_deref(), mode) {
-            (Some(f), _) if f == mode.as_str() => Ok(()),
+            (Some(f), _) if f == mode.as_str() => {
+                // Right mode; now make sure no single node is running on it besides us.
+                if db.hold_writer_lock(mode == LogMode::Cluster).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::LogInUse { what })
+                }
+            }
             (Some("cluster"), LogMode::Single) => Err(StoreError::ClusterLog { what }),
             (Some("single"), LogMode::Cluster) => Err(StoreError::SingleNodeLog { what }),
             (Some(other), _) => Err(StoreError::Corrupt(format!(

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::batch::{Entry, from_db, prune_below, to_db};
 use crate::err::{Result, StoreError, one_line};
@@ -18,10 +18,16 @@ use crate::schema;
 /// Advisory lock key taken while migrating (`ahv` schema lock).
 const MIGRATION_LOCK: i64 = 0x6168_765f_7363_6865;
 
+/// First key of the writer lock (`ahvw`); the second is the schema's hash.
+const WRITER_LOCK: i32 = 0x6168_7677;
+
 /// An open PostgreSQL pool.
 #[derive(Debug)]
 pub(crate) struct PgDb {
     pub(crate) pool: PgPool,
+    /// The connection holding the writer lock (session-level advisory lock), once taken. It is
+    /// outside the pool, so the lock lives exactly as long as this store (or its process).
+    writer: tokio::sync::Mutex<Option<PgConnection>>,
 }
 
 impl PgDb {
@@ -41,9 +47,35 @@ impl PgDb {
                 what: what.clone(),
                 reason: one_line(&e.to_string()),
             })?;
-        let db = PgDb { pool };
+        let db = PgDb {
+            pool,
+            writer: tokio::sync::Mutex::new(None),
+        };
         db.migrate(&what).await?;
         Ok(db)
+    }
+
+    /// See [`crate::backend::Db::hold_writer_lock`]: a session-level advisory lock on the
+    /// current schema, taken without waiting on a connection of its own.
+    pub(crate) async fn hold_writer_lock(&self, shared: bool) -> Result<bool> {
+        let mut held = self.writer.lock().await;
+        if held.is_some() {
+            return Ok(true);
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let sql = if shared {
+            "SELECT pg_try_advisory_lock_shared($1, hashtext(current_schema()))"
+        } else {
+            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))"
+        };
+        let got: bool = sqlx::query_scalar(sql)
+            .bind(WRITER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            *held = Some(conn);
+        }
+        Ok(got)
     }
 
     async fn migrate(&self, what: &str) -> Result<()> {
@@ -215,6 +247,10 @@ impl PgDb {
     }
 
     pub(crate) async fn close(&self) {
+        // Closing the lock's connection ends its session, which releases the writer lock.
+        if let Some(conn) = self.writer.lock().await.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
         self.pool.close().await;
     }
 }

@@ -787,3 +787,50 @@ async fn a_cluster_node_on_a_single_nodes_database_is_refused_at_start() {
     again.close().await;
     drop_schema(&schema).await;
 }
+
+/// Two single nodes on one database: the second is refused at start while the first runs, and
+/// starts once the first has closed its store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_single_node_on_a_running_nodes_database_is_refused_at_start() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let location = Location::Postgres(url.clone());
+    let first = Store::open(&location, StoreOptions::default())
+        .await
+        .unwrap();
+    let r = first.recover(EngineConfig::default()).await.unwrap();
+    let hv = Hypervisor::new(
+        r.engine,
+        r.log,
+        Arc::new(SystemClock::new()),
+        Signer::generate_key().unwrap(),
+        RuntimeConfig::default(),
+    );
+    create_session(&hv, 10).await;
+
+    let second = Store::open(&location, StoreOptions::default())
+        .await
+        .unwrap();
+    let err = second.recover(EngineConfig::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::LogInUse { .. }), "{err}");
+    assert!(err.to_string().contains("another running server"), "{err}");
+    // A cluster node is refused too (by the mode marker), and the first node goes on.
+    let err = second
+        .join_cluster("a", EngineConfig::default(), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SingleNodeLog { .. }), "{err}");
+    create_session(&hv, 10).await;
+    // Recovering again on its own store is not a second writer.
+    drop(hv);
+    let r = first.recover(EngineConfig::default()).await.unwrap();
+    assert_eq!(r.report.last_pos, 2);
+    drop(r);
+
+    first.close().await;
+    let r = second.recover(EngineConfig::default()).await.unwrap();
+    assert_eq!(r.report.last_pos, 2);
+    second.close().await;
+    drop_schema(&schema).await;
+}

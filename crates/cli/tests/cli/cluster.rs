@@ -245,7 +245,7 @@ fn refused(dir: &std::path::Path, extra: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_in_the_wrong_mode_for_its_database_stops_at_start() {
+async fn a_server_in_the_wrong_mode_for_its_database_or_beside_a_running_node_stops_at_start() {
     let Some((url, schema)) = fresh_schema().await else {
         return;
     };
@@ -269,6 +269,12 @@ async fn a_server_in_the_wrong_mode_for_its_database_stops_at_start() {
     );
     assert!(
         line.contains("log of a single node") && line.contains("without --node-id"),
+        "{line}"
+    );
+    // A second single node on a database a running single node writes.
+    let line = refused(&dir.path().join("s2"), &["--database-url", &url]);
+    assert!(
+        line.contains("another server is already writing this database"),
         "{line}"
     );
     drop(single);

@@ -12,6 +12,9 @@ const JOIN_WITH_NODE_ID: &str = "this database is the shared log of a cluster: s
 /// What to do when a cluster node is started on a single node's database.
 const NO_NODE_ID: &str = "this database is the log of a single node started without --node-id: start it without --node-id, or give the cluster its own database";
 
+/// What to do when another server already writes this database as a single node.
+const IN_USE: &str = "another server is already writing this database as a single node: stop it first (a single node must be its database's only writer; use --node-id on every server for a cluster)";
+
 /// The start-up error for a store that refused to be written in this mode, naming the fix.
 pub(super) fn mismatch(e: &StoreError, location: &Location) -> Option<CliError> {
     match e {
@@ -19,6 +22,7 @@ pub(super) fn mismatch(e: &StoreError, location: &Location) -> Option<CliError> 
             Some(CliError::usage(JOIN_WITH_NODE_ID, location.describe()))
         }
         StoreError::SingleNodeLog { .. } => Some(CliError::usage(NO_NODE_ID, location.describe())),
+        StoreError::LogInUse { .. } => Some(CliError::usage(IN_USE, location.describe())),
         _ => None,
     }
 }
