@@ -151,7 +151,7 @@ fn write_fast(out: &mut String, value: &Value, depth: usize) {
 
 /// [`write_str`] copying runs of characters that need no escape in one go.
 pub(crate) fn write_str_fast(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
@@ -159,6 +159,37 @@ pub(crate) fn write_str_fast(out: &mut String, s: &str) {
     } else {
         write_str(out, s);
     }
+}
+
+/// Whether any byte of `b` is a control character, `"` or `\\` (what JSON must escape). Eight
+/// bytes at a time (SWAR): strings here are ids, kinds and reasons, checked on every append.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `w` is below 0x20, or zero after xor with `"`/`\\`, iff its high bit is set here
+    // (the classic has-less/has-zero tests; a byte ≥ 0x80 can set a high bit on its own, so the
+    // `!w` mask keeps only bytes that were below 0x80).
+    let flag = |w: u64| {
+        let below = w.wrapping_sub(ONES * 0x20);
+        let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let slash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        (below | quote | slash) & !w & HIGH != 0
+    };
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if flag(u64::from_le_bytes(w)) {
+            // The tests can report false positives across byte borrows: confirm bytewise.
+            if c.iter().any(|&x| x < 0x20 || x == b'"' || x == b'\\') {
+                return true;
+            }
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&x| x < 0x20 || x == b'"' || x == b'\\')
 }
 
 fn write_str(out: &mut String, s: &str) {
@@ -190,6 +221,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_word_at_a_time_escape_check_agrees_with_the_bytewise_one() {
+        let naive = |b: &[u8]| b.iter().any(|&x| x < 0x20 || x == b'"' || x == b'\\');
+        for len in 0..20 {
+            for fill in [b'a', 0x7f, 0xc3, 0xff, 0x20, 0x21, 0x23, 0x5b, 0x5d] {
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let mut v = vec![fill; len];
+                        v[at] = byte;
+                        assert_eq!(needs_escape(&v), naive(&v), "{v:?}");
+                    }
+                }
+                assert_eq!(needs_escape(&vec![fill; len]), naive(&vec![fill; len]));
+            }
+        }
+    }
 
     #[test]
     fn sorts_keys_at_every_depth_without_whitespace() {

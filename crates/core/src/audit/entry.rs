@@ -108,10 +108,13 @@ impl AuditEntry {
 
     fn check_kind_and_reason(&self) -> Result<(), EntryError> {
         let k = &self.kind;
-        if k.is_empty()
-            || k.len() > MAX_KIND_LEN
-            || k.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        // Kinds are short ASCII names: check bytes, and characters only when not ASCII.
+        let bad_char = if k.is_ascii() {
+            k.bytes().any(|b| b <= b' ' || b == 0x7f)
+        } else {
+            k.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if k.is_empty() || k.len() > MAX_KIND_LEN || bad_char {
             return Err(EntryError::BadKind {
                 kind: k
                     .chars()
@@ -192,12 +195,14 @@ impl AuditEntry {
         self.check_kind_and_reason()?;
         buf.clear();
         // Typical entries are a few hundred bytes: one allocation instead of several regrowths.
-        buf.reserve(256 + self.reason.len());
+        buf.reserve(257 + self.reason.len() + self.detail.len());
+        // The leaf prefix goes first, so the hash runs over one contiguous slice.
+        buf.push(char::from(merkle::LEAF_PREFIX));
         let len = self.write_canonical(buf);
         if len > MAX_DETAIL_BYTES {
             return Err(EntryError::DetailTooLarge { len });
         }
-        Ok(merkle::leaf_hash(buf.as_bytes()))
+        Ok(Digest32::sha256(buf.as_bytes()))
     }
 
     /// The Merkle leaf hash of this entry: SHA-256(0x00 ‖ canonical bytes).

@@ -81,7 +81,12 @@ pub fn leaf_hash(data: &[u8]) -> Digest32 {
 
 /// The hash of an interior node: SHA-256(0x01 ‖ left ‖ right).
 pub fn node_hash(left: &Digest32, right: &Digest32) -> Digest32 {
-    Digest32::sha256_parts(&[&[NODE_PREFIX], left.as_bytes(), right.as_bytes()])
+    // One contiguous 65-byte input: the hasher takes it without staging the parts.
+    let mut input = [0u8; 65];
+    input[0] = NODE_PREFIX;
+    input[1..33].copy_from_slice(left.as_bytes());
+    input[33..].copy_from_slice(right.as_bytes());
+    Digest32::sha256(&input)
 }
 
 /// The root of the empty tree: SHA-256 of the empty string (RFC 6962 §2.1).
