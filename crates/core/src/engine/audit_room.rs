@@ -7,9 +7,9 @@
 //! - **closing and safety work** (terminate, leave, kill, quarantine, slashing, finishing or
 //!   compensating sagas…) may use that reserve, so a full session can still be wound down and a
 //!   misbehaving agent still stopped, and is refused only when the log is completely full;
-//! - **a new session** is refused unless the hypervisor log has room for the root of every
-//!   session held (each appends one when it terminates; counting the archived ones too keeps
-//!   the check O(1)).
+//! - **a new session** (and a configuration change, also recorded there) is refused unless the
+//!   hypervisor log has room for it and for the root of every session held (each appends one
+//!   when it terminates; counting the archived ones too keeps the check O(1)).
 //!
 //! The refusal is a `Conflict` (HTTP 409) that changes nothing and names the way out. It depends
 //! only on engine state, so replaying the command log reproduces it exactly.
@@ -37,7 +37,7 @@ impl Engine {
     pub(crate) fn check_audit_room(&self, cmd: &Command) -> Result<()> {
         use Command as C;
         let (session, need) = match cmd {
-            C::CreateSession { .. } => return self.check_hypervisor_log_room(),
+            C::CreateSession { .. } => return self.check_hypervisor_log_room("no new session"),
             C::Join { session_id, .. }
             | C::Activate { session_id }
             | C::Act { session_id, .. }
@@ -76,7 +76,9 @@ impl Engine {
             | C::RevokeElevation { .. }
             | C::RecordCheckpoint { .. }
             | C::Tick => (None, Need::Closing),
-            C::Configure { .. } => return self.check_hypervisor_log_room_for_one(),
+            C::Configure { .. } => {
+                return self.check_hypervisor_log_room("no configuration change");
+            }
         };
         match session {
             Some(id) => self.check_session_log_room(id, need),
@@ -111,24 +113,16 @@ impl Engine {
         }
     }
 
-    fn check_hypervisor_log_room_for_one(&self) -> Result<()> {
-        if self.hv_log.room() > self.sessions.len() as u64 {
-            return Ok(());
-        }
-        Err(EngineError::Conflict(
-            "the hypervisor audit log has no room left beyond the roots of the sessions held"
-                .to_string(),
-        ))
-    }
-
-    fn check_hypervisor_log_room(&self) -> Result<()> {
+    /// One more hypervisor-log entry (a new session's eventual root, or a configuration
+    /// change) fits only if the roots of every session held still fit after it.
+    fn check_hypervisor_log_room(&self, refused: &str) -> Result<()> {
         let held = self.sessions.len() as u64;
         if self.hv_log.room() > held {
             return Ok(());
         }
         Err(EngineError::Conflict(format!(
-            "the hypervisor audit log has room for {} more session roots and {held} sessions are \
-             held: no new session until it is rotated (capacity {} entries)",
+            "the hypervisor audit log has room for {} more entries and {held} sessions are held, \
+             each to commit its root: {refused} until it is rotated (capacity {} entries)",
             self.hv_log.room(),
             self.hv_log.capacity()
         )))
