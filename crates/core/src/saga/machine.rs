@@ -15,6 +15,7 @@ mod step;
 mod tests;
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use self::step::jitter_sample;
 pub use self::step::{StepRuntime, idempotency_key};
@@ -75,7 +76,9 @@ pub struct FanOutResolution {
 pub struct Saga {
     saga_id: SagaId,
     session_id: SessionId,
-    definition: SagaDefinition,
+    /// Shared, so that [`Saga::handle`]'s copy-then-commit costs a reference count, not a
+    /// copy of every step; copied only when a step is added.
+    definition: Arc<SagaDefinition>,
     mode: SagaMode,
     state: SagaState,
     // INVARIANT: steps[i].step_id == definition.steps[i].step_id, same length (≤ MAX_STEPS).
@@ -118,7 +121,7 @@ impl Saga {
         Ok(Saga {
             saga_id,
             session_id: definition.session_id.clone(),
-            definition,
+            definition: Arc::new(definition),
             mode,
             state: SagaState::Running,
             steps,
@@ -452,30 +455,34 @@ impl Saga {
         self.ensure_not_finished()?;
         let i = self.index(step_id)?;
         self.check_in_flight(i, phase, attempt)?;
-        let Some(def) = self.definition.steps.get(i).cloned() else {
+        let Some(def) = self.definition.steps.get(i) else {
             return Ok(());
         };
-        // Decide on a retry before borrowing the step mutably.
+        let (retry, checkpoint_goal) = (def.retry, def.checkpoint_goal.clone());
+        let timeout = match phase {
+            Phase::Execute => def.timeout,
+            Phase::Compensate => def.effective_undo_timeout(),
+        };
+        // Decide on a retry before borrowing the step mutably; its time (a jitter hash) is
+        // worked out only for an attempt that may be retried.
         let retryable = match &outcome {
             AttemptOutcome::Ok { .. } => false,
             AttemptOutcome::Timeout => true,
             AttemptOutcome::Error { class, .. } => *class == ErrorClass::Retryable,
         };
-        let key = idempotency_key(&self.saga_id, step_id, phase);
-        let retry_at = now.plus(def.retry.delay_for(attempt, jitter_sample(&key, attempt)));
-        let may_retry = retryable
-            && def.retry.allows_retry_after(attempt)
-            && match phase {
+        let retry_at = (retryable && retry.allows_retry_after(attempt))
+            .then(|| {
+                let key = idempotency_key(&self.saga_id, step_id, phase);
+                now.plus(retry.delay_for(attempt, jitter_sample(&key, attempt)))
+            })
+            .filter(|at| match phase {
                 // Forward retries stop once a rollback began or the deadline would pass.
-                Phase::Execute => self.stop.is_none() && self.deadline.is_none_or(|d| retry_at < d),
+                Phase::Execute => self.stop.is_none() && self.deadline.is_none_or(|d| *at < d),
                 // Undo retries continue regardless of the saga deadline.
                 Phase::Compensate => true,
-            };
-        let timeout = match phase {
-            Phase::Execute => def.timeout,
-            Phase::Compensate => def.effective_undo_timeout(),
-        };
-        let max = def.retry.max_attempts();
+            });
+        let may_retry = retry_at.is_some();
+        let max = retry.max_attempts();
         let seq = self.next_seq();
         let Some(rt) = self.steps.get_mut(i) else {
             return Ok(());
@@ -508,7 +515,7 @@ impl Saga {
                         step_id: step_id.clone(),
                         attempt,
                     }));
-                    if let Some(goal) = def.checkpoint_goal {
+                    if let Some(goal) = checkpoint_goal {
                         out.push(SagaCommand::SaveCheckpoint {
                             step_id: step_id.clone(),
                             goal,
@@ -526,7 +533,7 @@ impl Saga {
             return Ok(());
         };
         if may_retry {
-            rt.retry_at = Some(retry_at);
+            rt.retry_at = retry_at;
             rt.error = Some(message.clone());
         }
         let event = match (phase, &outcome) {
@@ -553,12 +560,12 @@ impl Saga {
             },
         };
         out.push(SagaCommand::Emit(event));
-        if may_retry {
+        if let Some(at) = retry_at {
             out.push(SagaCommand::ScheduleRetry {
                 step_id: step_id.clone(),
                 phase,
                 attempt: attempt.saturating_add(1),
-                at: retry_at,
+                at,
             });
             return Ok(());
         }
@@ -698,7 +705,7 @@ impl Saga {
         out.push(SagaCommand::Emit(SagaEventKind::StepAdded {
             step_id: def.step_id.clone(),
         }));
-        self.definition.steps.push(def);
+        Arc::make_mut(&mut self.definition).steps.push(def);
         Ok(())
     }
 
