@@ -76,6 +76,19 @@ impl Engine {
         }
     }
 
+    /// Drops a saga and its held steps, and takes it off its session's list (`saga_order` is
+    /// the caller's). Oldest first is the common case, so the lists are searched from the front:
+    /// no scan of every session or every saga, which at the saga limit (100,000 by default)
+    /// would make each new saga pay for all the old ones.
+    fn forget_saga(&mut self, id: &SagaId) {
+        self.held_steps.remove(id);
+        if let Some(saga) = self.sagas.remove(id)
+            && let Some(slot) = self.sessions.get_mut(saga.session_id())
+        {
+            remove_first(&mut slot.sagas, id);
+        }
+    }
+
     fn insert_saga(&mut self, saga: Saga, ctx: &mut Ctx) -> Result<SagaId> {
         let id = saga.saga_id().clone();
         match self.sagas.get(&id) {
@@ -86,14 +99,9 @@ impl Engine {
             }
             // A finished saga submitted again under the same id is a re-run: it replaces the
             // old record, and the checkpoints the old run left decide which steps are skipped.
-            Some(old) => {
-                let old_session = old.session_id().clone();
-                self.sagas.remove(&id);
-                self.held_steps.remove(&id);
-                self.saga_order.retain(|s| s != &id);
-                if let Some(slot) = self.sessions.get_mut(&old_session) {
-                    slot.sagas.retain(|s| s != &id);
-                }
+            Some(_) => {
+                remove_first(&mut self.saga_order, &id);
+                self.forget_saga(&id);
             }
             None => {}
         }
@@ -109,18 +117,14 @@ impl Engine {
                 )));
             };
             if let Some(old) = self.saga_order.remove(i) {
-                self.sagas.remove(&old);
-                self.held_steps.remove(&old);
-                if let Some(slot) = self.sessions.values_mut().find(|s| s.sagas.contains(&old)) {
-                    slot.sagas.retain(|s| s != &old);
-                }
+                self.forget_saga(&old);
             }
         }
         let session_id = saga.session_id().clone();
         self.sagas.insert(id.clone(), saga);
         self.saga_order.push_back(id.clone());
         if let Some(slot) = self.sessions.get_mut(&session_id) {
-            slot.sagas.push(id.clone());
+            slot.sagas.push_back(id.clone());
         }
         self.audit_session(
             ctx,
@@ -336,7 +340,7 @@ impl Engine {
         let ids: Vec<SagaId> = self
             .sessions
             .get(session_id)
-            .map(|s| s.sagas.clone())
+            .map(|s| s.sagas.iter().cloned().collect())
             .unwrap_or_default();
         for id in ids {
             self.held_steps.remove(&id);
@@ -720,4 +724,11 @@ fn step_name(s: StepState) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Removes the first occurrence of `id` from `list`, searching from the front.
+fn remove_first(list: &mut VecDeque<SagaId>, id: &SagaId) {
+    if let Some(i) = list.iter().position(|s| s == id) {
+        list.remove(i);
+    }
 }

@@ -96,7 +96,10 @@ impl Engine {
                 self.held_steps.remove(s);
                 self.checkpoints.remove_saga(s);
             }
-            self.saga_order.retain(|s| !slot.sagas.contains(s));
+            // One pass, each id looked up in the map (not in the session's list: that would be
+            // quadratic with many sagas).
+            let sagas = &self.sagas;
+            self.saga_order.retain(|s| sagas.contains_key(s));
         }
         self.vouches.forget_session(&id);
         true

@@ -1,6 +1,6 @@
 //! Everything the engine keeps per session, in one place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,8 +45,8 @@ pub struct SessionSlot {
     pub grants: BTreeMap<AgentDid, Grants>,
     /// Agents admitted on probation (ledger advice): confined to the sandbox.
     pub probation: BTreeSet<AgentDid>,
-    /// Sagas of this session, creation order.
-    pub sagas: Vec<SagaId>,
+    /// Sagas of this session, creation order (the oldest are evicted first, from the front).
+    pub sagas: VecDeque<SagaId>,
     /// Agents killed in this session (they cannot act; an admin may rejoin them).
     pub killed: BTreeSet<AgentDid>,
     /// Merkle root committed at termination (hex).
@@ -73,7 +73,7 @@ impl SessionSlot {
             audit: AuditTrail::with_max_leaves(id.as_str(), max_audit, max_audit_leaves),
             grants: BTreeMap::new(),
             probation: BTreeSet::new(),
-            sagas: Vec::new(),
+            sagas: VecDeque::new(),
             killed: BTreeSet::new(),
             merkle_root: None,
             hv_index: None,

@@ -541,3 +541,46 @@ fn a_finished_saga_submitted_again_reruns_from_its_checkpoints() {
     assert_eq!(state(&w, &saga), SagaState::Completed);
     w.assert_replays();
 }
+
+#[test]
+fn at_the_saga_limit_the_oldest_finished_saga_is_evicted_everywhere_and_running_ones_never() {
+    let mut w = World::with_config(crate::engine::EngineConfig {
+        max_sagas: 2,
+        ..crate::engine::EngineConfig::default()
+    });
+    let alice = did("alice");
+    let sid = w.active_session(&alice, &[(&alice, 0.9)]);
+    let first = create(&mut w, &sid);
+    let second = create(&mut w, &sid);
+    // Both running: nothing may be evicted, so a third is refused.
+    let r = w.apply(
+        &admin(),
+        Command::CreateSaga {
+            session_id: sid.clone(),
+        },
+    );
+    assert!(
+        matches!(&r, Err(EngineError::Conflict(m)) if m.contains("saga limit reached")),
+        "{r:?}"
+    );
+    w.ok(
+        &admin(),
+        Command::CompleteSaga {
+            saga_id: first.clone(),
+        },
+    );
+    assert_eq!(state(&w, &first), SagaState::Completed);
+    let third = create(&mut w, &sid);
+    // The finished one is gone from the map, the session's list and the global order.
+    assert!(w.engine.saga_view(&first).is_err());
+    let slot = w.engine.sessions.get(&sid).unwrap();
+    assert_eq!(
+        slot.sagas.iter().cloned().collect::<Vec<_>>(),
+        vec![second.clone(), third.clone()]
+    );
+    assert_eq!(
+        w.engine.saga_order.iter().cloned().collect::<Vec<_>>(),
+        vec![second, third]
+    );
+    w.assert_replays();
+}
