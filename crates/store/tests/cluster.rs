@@ -104,6 +104,25 @@ fn did(name: &str) -> AgentDid {
     AgentDid::new(format!("did:mesh:{name}")).unwrap()
 }
 
+/// A single node (no `--node-id`) on the database at `url`, recovered and ready.
+async fn single_node(url: &str) -> (Hypervisor, Store) {
+    let store = Store::open(
+        &Location::Postgres(url.to_string()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let r = store.recover(EngineConfig::default()).await.unwrap();
+    let hv = Hypervisor::new(
+        r.engine,
+        r.log,
+        Arc::new(SystemClock::new()),
+        Signer::generate_key().unwrap(),
+        RuntimeConfig::default(),
+    );
+    (hv, store)
+}
+
 async fn create_session(hv: &Hypervisor, capacity: u32) -> SessionId {
     let cmd = Command::CreateSession {
         creator: did("owner"),
@@ -752,17 +771,7 @@ async fn a_cluster_node_on_a_single_nodes_database_is_refused_at_start() {
     let Some((url, schema)) = fresh_schema().await else {
         return;
     };
-    let single = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
-        .await
-        .unwrap();
-    let r = single.recover(EngineConfig::default()).await.unwrap();
-    let hv = Hypervisor::new(
-        r.engine,
-        r.log,
-        Arc::new(SystemClock::new()),
-        Signer::generate_key().unwrap(),
-        RuntimeConfig::default(),
-    );
+    let (hv, single) = single_node(&url).await;
     create_session(&hv, 10).await;
 
     let joining = Store::open(&Location::Postgres(url.clone()), StoreOptions::default())
@@ -796,17 +805,7 @@ async fn a_second_single_node_on_a_running_nodes_database_is_refused_at_start() 
         return;
     };
     let location = Location::Postgres(url.clone());
-    let first = Store::open(&location, StoreOptions::default())
-        .await
-        .unwrap();
-    let r = first.recover(EngineConfig::default()).await.unwrap();
-    let hv = Hypervisor::new(
-        r.engine,
-        r.log,
-        Arc::new(SystemClock::new()),
-        Signer::generate_key().unwrap(),
-        RuntimeConfig::default(),
-    );
+    let (hv, first) = single_node(&url).await;
     create_session(&hv, 10).await;
 
     let second = Store::open(&location, StoreOptions::default())
