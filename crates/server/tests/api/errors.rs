@@ -254,20 +254,19 @@ async fn waiting_lock_times_out_with_409() {
 async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
     let fx = fixture().await;
     assert_eq!(get(&fx.app, "/metrics", None).await.status, 401);
-    let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
-    let text = r.body.as_str().unwrap();
-    for m in [
-        "ahv_http_requests_total",
-        "ahv_decisions_total{outcome=\"allowed\"",
-        "ahv_sessions{state=\"active\"} 2",
-        "ahv_participants{ring=\"RING_2_STANDARD\"}",
-        "ahv_sagas{state=",
-        "ahv_audit_appends_total",
-        "ahv_events_total",
-        "ahv_command_seconds_count",
-    ] {
-        assert!(text.contains(m), "missing {m} in\n{text}");
-    }
+    assert_metrics_contain(
+        &metrics_text(&fx).await,
+        &[
+            "ahv_http_requests_total",
+            "ahv_decisions_total{outcome=\"allowed\"",
+            "ahv_sessions{state=\"active\"} 2",
+            "ahv_participants{ring=\"RING_2_STANDARD\"}",
+            "ahv_sagas{state=",
+            "ahv_audit_appends_total",
+            "ahv_events_total",
+            "ahv_command_seconds_count",
+        ],
+    );
     let r = health_with(&fx.app, "origin", "http://evil.example").await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
 
@@ -306,22 +305,34 @@ async fn slow_requests_time_out_with_408_and_every_answer_is_counted_and_has_an_
     // An id the client sent is kept.
     let r = health_with(&fx.app, "x-request-id", "client-chosen-1").await;
     assert_eq!(r.headers["x-request-id"], "client-chosen-1");
+    assert_metrics_contain(
+        &metrics_text(&fx).await,
+        &[
+            "ahv_http_requests_total{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 1",
+            "ahv_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+            "ahv_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1",
+            "ahv_http_request_seconds_sum{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 0.1",
+        ],
+    );
+}
+
+/// The `/metrics` text as the admin reads it.
+async fn metrics_text(fx: &Fx) -> String {
     let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
-    let text = r.body.as_str().unwrap();
-    for m in [
-        "ahv_http_requests_total{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 1",
-        "ahv_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
-        "ahv_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1",
-        "ahv_http_request_seconds_sum{method=\"POST\",route=\"/api/v1/sessions/{session_id}/locks\",status=\"408\"} 0.1",
-    ] {
+    r.body.as_str().unwrap().to_string()
+}
+
+/// Asserts that every fragment of `want` appears in the metrics `text`.
+#[track_caller]
+fn assert_metrics_contain(text: &str, want: &[&str]) {
+    for m in want {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }
 }
 
 /// `ahv_command_seconds_count` from `/metrics`.
 async fn command_count(fx: &Fx) -> u64 {
-    let r = get(&fx.app, "/metrics", Some(ADMIN)).await;
-    let text = r.body.as_str().unwrap();
+    let text = metrics_text(fx).await;
     text.lines()
         .find_map(|l| l.strip_prefix("ahv_command_seconds_count "))
         .and_then(|v| v.trim().parse().ok())
