@@ -15,6 +15,8 @@
 //! max_file_bytes = 1048576      # VFS limits of new sessions
 //! max_total_bytes = 67108864
 //! max_files = 10000
+//! max_audit_leaves = 1048576    # capacity of each new session's audit log
+//! max_hypervisor_log_leaves = 16777216  # capacity of the hypervisor log (one entry per session)
 //!
 //! [engine.rate_limits]          # per ring: calls per second and burst
 //! ring2 = { rate_per_sec = 20, burst = 40 }
@@ -59,6 +61,10 @@ pub struct EngineSection {
     pub max_total_bytes: Option<u64>,
     /// Most VFS files.
     pub max_files: Option<usize>,
+    /// Capacity of each new session's audit log, entries.
+    pub max_audit_leaves: Option<u64>,
+    /// Capacity of the hypervisor log, entries (raising it takes effect at once).
+    pub max_hypervisor_log_leaves: Option<u64>,
     /// Per-ring rate limits.
     pub rate_limits: Option<RateLimits>,
     /// Vouching policy.
@@ -145,6 +151,12 @@ impl EngineSection {
         if let Some(n) = self.max_files {
             c.vfs.max_files = n;
         }
+        if let Some(n) = self.max_audit_leaves {
+            c.max_audit_leaves = at_least_16("engine.max_audit_leaves", n)?;
+        }
+        if let Some(n) = self.max_hypervisor_log_leaves {
+            c.max_hypervisor_log_leaves = at_least_16("engine.max_hypervisor_log_leaves", n)?;
+        }
         if let Some(r) = &self.rate_limits {
             let rings = [
                 (&r.ring0, &mut c.rate.ring0, "ring0"),
@@ -182,6 +194,13 @@ impl EngineSection {
     }
 }
 
+fn at_least_16(key: &'static str, n: u64) -> Result<u64, CliError> {
+    if n < 16 {
+        return Err(bad(key, "must be at least 16"));
+    }
+    Ok(n)
+}
+
 fn score(key: &'static str, v: f64) -> Result<Score, CliError> {
     Score::checked(key, v).map_err(|e| bad(key, &e.to_string()))
 }
@@ -214,6 +233,14 @@ mod tests {
         assert_eq!(c.vouch.max_exposure.get(), 0.5);
         assert!(c.breaker.auto_reset);
         assert_eq!(c.max_sessions, d.max_sessions);
+        assert_eq!(c.max_hypervisor_log_leaves, d.max_hypervisor_log_leaves);
+        let logs = parse("max_audit_leaves = 4096\nmax_hypervisor_log_leaves = 33554432")
+            .to_engine_config()
+            .unwrap();
+        assert_eq!(
+            (logs.max_audit_leaves, logs.max_hypervisor_log_leaves),
+            (4096, 1 << 25)
+        );
         assert_eq!(EngineSection::default().to_engine_config().unwrap(), d);
     }
 
@@ -229,6 +256,11 @@ mod tests {
             .to_engine_config()
             .unwrap_err();
         assert_eq!(e.place, "engine.lock_ttl_seconds");
+        let e = parse("max_hypervisor_log_leaves = 15")
+            .to_engine_config()
+            .unwrap_err();
+        assert_eq!(e.place, "engine.max_hypervisor_log_leaves");
+        assert!(e.to_string().contains("at least 16"), "{e}");
         assert!(toml::from_str::<EngineSection>("max_sesions = 3").is_err());
         assert!(
             toml::from_str::<EngineSection>("[rate_limits]\nring4 = {rate_per_sec=1,burst=1}")

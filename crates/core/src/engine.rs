@@ -91,9 +91,15 @@ pub struct EngineConfig {
     pub origin: String,
     /// Audit entries kept in memory per session log (older ones stay provable by hash).
     pub max_audit_entries: usize,
-    /// Capacity of each audit log (every session's and the hypervisor's), in entries. Near it,
-    /// new work is refused so that nothing is ever done without being recorded.
+    /// Capacity of each session's audit log, in entries, fixed when the session is created.
+    /// Near it, new work in the session is refused so that nothing is ever done without being
+    /// recorded.
     pub max_audit_leaves: u64,
+    /// Capacity of the hypervisor log (one entry per terminated session and per configuration
+    /// change), in entries. Unlike a session's log it lives as long as the deployment, so a
+    /// reconfiguration may raise it (and lower it, down to what it must still hold); when it is
+    /// nearly full, new sessions are refused until it is raised.
+    pub max_hypervisor_log_leaves: u64,
 }
 
 impl Default for EngineConfig {
@@ -111,9 +117,14 @@ impl Default for EngineConfig {
             origin: "agent-hypervisor".to_string(),
             max_audit_entries: 1_000_000,
             max_audit_leaves: crate::audit::log::DEFAULT_MAX_LEAVES,
+            max_hypervisor_log_leaves: DEFAULT_MAX_HYPERVISOR_LOG_LEAVES,
         }
     }
 }
+
+/// Default capacity of the hypervisor log: 2^24 ≈ 16.7 million session roots (512 MiB of leaf
+/// hashes when full; memory grows only as sessions terminate).
+pub const DEFAULT_MAX_HYPERVISOR_LOG_LEAVES: u64 = 1 << 24;
 
 /// Per-command context: the time, the id generator, and what the command produced besides its
 /// reply.
@@ -208,7 +219,7 @@ impl Engine {
             hv_log: AuditTrail::with_max_leaves(
                 "hypervisor",
                 config.max_audit_entries,
-                config.max_audit_leaves,
+                config.max_hypervisor_log_leaves,
             ),
             config,
             sessions: BTreeMap::new(),

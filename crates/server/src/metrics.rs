@@ -178,6 +178,16 @@ impl Metrics {
         line("# HELP ahv_audit_appends_total Audit entries appended over all logs.".into());
         line("# TYPE ahv_audit_appends_total counter".into());
         line(format!("ahv_audit_appends_total {}", c.audit_appends));
+        let hv_log = engine.hypervisor_log();
+        line("# HELP ahv_audit_hypervisor_log_entries Entries in the hypervisor log (one per terminated session and configuration change).".into());
+        line("# TYPE ahv_audit_hypervisor_log_entries gauge".into());
+        line(format!("ahv_audit_hypervisor_log_entries {}", hv_log.len()));
+        line("# HELP ahv_audit_hypervisor_log_capacity Entries the hypervisor log accepts before new sessions are refused (max_hypervisor_log_leaves).".into());
+        line("# TYPE ahv_audit_hypervisor_log_capacity gauge".into());
+        line(format!(
+            "ahv_audit_hypervisor_log_capacity {}",
+            hv_log.capacity()
+        ));
         line("# HELP ahv_commands_total Commands applied by the engine.".into());
         line("# TYPE ahv_commands_total counter".into());
         line(format!("ahv_commands_total {}", c.commands));

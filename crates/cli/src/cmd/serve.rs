@@ -66,10 +66,12 @@ pub fn run(args: &ServeArgs, settings: &Settings) -> Result<u8, CliError> {
 /// Brings the engine's tunables to `wanted` (the configuration file's `[engine]` section over
 /// the defaults) with one logged `Configure` command when they differ, and says what happened.
 async fn configure(hv: &Hypervisor, wanted: EngineConfig) -> Result<String, CliError> {
-    let current = hv
-        .read(|e| e.config().clone())
+    // The hypervisor log's capacity is compared too: a snapshot from before it had its own
+    // setting holds the capacity it was created with.
+    let (current, hv_log_capacity) = hv
+        .read(|e| (e.config().clone(), e.hypervisor_log().capacity()))
         .map_err(|e| CliError::usage(e.to_string(), "engine configuration"))?;
-    if current == wanted {
+    if current == wanted && hv_log_capacity == wanted.max_hypervisor_log_leaves {
         return Ok("unchanged".to_string());
     }
     hv.execute(

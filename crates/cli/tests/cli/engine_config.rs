@@ -126,3 +126,69 @@ fn a_bad_engine_value_stops_serve_with_one_line_naming_the_key() {
     assert!(line.contains("engine.bond_weight"), "{line}");
     assert!(!data.exists(), "nothing was created");
 }
+
+/// Creates a session: its status and body.
+async fn create_session(http: &reqwest::Client, base: &str) -> (u16, Value) {
+    send(
+        http.post(format!("{base}/api/v1/sessions"))
+            .json(&json!({ "creator_did": "did:mesh:admin" })),
+        TOKEN,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hypervisor_log_refuses_sessions_until_its_capacity_is_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("ahv.toml");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let start = |capacity: u64| {
+        std::fs::write(
+            &config,
+            format!("[engine]\nmax_hypervisor_log_leaves = {capacity}\n"),
+        )
+        .unwrap();
+        let mut cmd = serve_command(&data, TOKEN, &[]);
+        cmd.env("AHV_CONFIG", &config);
+        Server::start_with(cmd)
+    };
+
+    // 16 entries: the configuration change itself, then room for 15 sessions' roots.
+    let server = start(16).await;
+    for n in 0..15 {
+        let (st, body) = create_session(&http, &server.base).await;
+        assert_eq!(st, 201, "session {n}: {body}");
+    }
+    let (st, body) = create_session(&http, &server.base).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("max_hypervisor_log_leaves"), "{detail}");
+    drop(server);
+
+    // Raised in the file: after a restart sessions are created again.
+    let server = start(64).await;
+    let (st, body) = create_session(&http, &server.base).await;
+    assert_eq!(st, 201, "{body}");
+    let (st, metrics) = {
+        let r = http
+            .get(format!("{}/metrics", server.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(st, 200);
+    assert!(
+        metrics.contains("ahv_audit_hypervisor_log_capacity 64"),
+        "{metrics}"
+    );
+}

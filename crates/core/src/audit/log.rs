@@ -9,10 +9,9 @@
 //!
 //! Memory bound: 32 bytes per entry for the leaf hashes plus at most 64 frontier nodes, and the
 //! log refuses appends beyond its `max_leaves` (default [`DEFAULT_MAX_LEAVES`], i.e. 32 MiB of
-//! hashes). The entries themselves are not stored here; the runtime persists them and the log,
-//! and may page old leaves out to disk, then start a new log (with a final signed checkpoint for
-//! the old one) when a log is full. A full log fails closed: the caller must not perform an
-//! action it cannot record.
+//! hashes). The entries themselves are not stored here; the runtime persists them. The capacity
+//! may change ([`MerkleLog::set_max_leaves`]) but never below what the log holds. A full log
+//! fails closed: the caller must not perform an action it cannot record.
 
 use std::cell::Cell;
 use std::fmt;
@@ -30,7 +29,7 @@ pub const DEFAULT_MAX_LEAVES: u64 = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
     /// The log already holds its maximum number of leaves.
-    #[error("audit log is full at {max} entries; start a new log")]
+    #[error("audit log is full at {max} entries; raise its capacity or start a new log")]
     Full {
         /// The configured maximum.
         max: u64,
@@ -193,6 +192,22 @@ impl MerkleLog {
     /// The configured capacity.
     pub fn max_leaves(&self) -> u64 {
         self.max_leaves
+    }
+
+    /// Changes the capacity. Refused when `max_leaves` is zero or below the leaves already held
+    /// (the log never drops a leaf); the log is unchanged then.
+    pub fn set_max_leaves(&mut self, max_leaves: u64) -> Result<(), LogError> {
+        if max_leaves == 0 {
+            return Err(LogError::ZeroCapacity);
+        }
+        if max_leaves < self.len() {
+            return Err(LogError::OverCapacity {
+                len: self.len(),
+                max: max_leaves,
+            });
+        }
+        self.max_leaves = max_leaves;
+        Ok(())
     }
 
     /// The current root, from the frontier (see the module docs for the cost).
@@ -400,13 +415,32 @@ mod tests {
         assert_eq!(err, LogError::Full { max: 2 });
         assert_eq!(
             err.to_string(),
-            "audit log is full at 2 entries; start a new log"
+            "audit log is full at 2 entries; raise its capacity or start a new log"
         );
         assert_eq!(log.len(), 2);
         assert_eq!(
             MerkleLog::with_max_leaves(0).unwrap_err(),
             LogError::ZeroCapacity
         );
+    }
+
+    #[test]
+    fn capacity_can_be_raised_but_never_below_the_leaves_held() {
+        let mut log = MerkleLog::with_max_leaves(2).unwrap();
+        log.append(b"a").unwrap();
+        log.append(b"b").unwrap();
+        let root = log.root();
+        assert_eq!(
+            log.set_max_leaves(1).unwrap_err(),
+            LogError::OverCapacity { len: 2, max: 1 }
+        );
+        assert_eq!(log.set_max_leaves(0).unwrap_err(), LogError::ZeroCapacity);
+        assert_eq!((log.max_leaves(), log.len(), log.root()), (2, 2, root));
+        log.set_max_leaves(3).unwrap();
+        assert_eq!(log.append(b"c").unwrap(), 2);
+        assert_eq!(log.append(b"d").unwrap_err(), LogError::Full { max: 3 });
+        // Exactly full is allowed: nothing is dropped.
+        log.set_max_leaves(3).unwrap();
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! - **closing and safety work** (terminate, leave, kill, quarantine, slashing, finishing or
 //!   compensating sagas…) may use that reserve, so a full session can still be wound down and a
 //!   misbehaving agent still stopped, and is refused only when the log is completely full;
-//! - **a new session** (and a configuration change, also recorded there) is refused unless the
-//!   hypervisor log has room for it and for the root of every session held (each appends one
-//!   when it terminates; counting the archived ones too keeps the check O(1)).
+//! - **a new session** is refused unless the hypervisor log has room for its root and for the
+//!   root of every session held (each appends one when it terminates; counting the archived
+//!   ones too keeps the check O(1)); a **configuration change** (also recorded there) is judged
+//!   by the capacity it asks for, so an operator can always raise a full hypervisor log.
 //!
 //! The refusal is a `Conflict` (HTTP 409) that changes nothing and names the way out. It depends
 //! only on engine state, so replaying the command log reproduces it exactly.
@@ -37,7 +38,7 @@ impl Engine {
     pub(crate) fn check_audit_room(&self, cmd: &Command) -> Result<()> {
         use Command as C;
         let (session, need) = match cmd {
-            C::CreateSession { .. } => return self.check_hypervisor_log_room("no new session"),
+            C::CreateSession { .. } => return self.check_hypervisor_log_room(),
             C::Join { session_id, .. }
             | C::Activate { session_id }
             | C::Act { session_id, .. }
@@ -76,9 +77,8 @@ impl Engine {
             | C::RevokeElevation { .. }
             | C::RecordCheckpoint { .. }
             | C::Tick => (None, Need::Closing),
-            C::Configure { .. } => {
-                return self.check_hypervisor_log_room("no configuration change");
-            }
+            // The change may raise the capacity; `configure` checks that it leaves room.
+            C::Configure { .. } => return Ok(()),
         };
         match session {
             Some(id) => self.check_session_log_room(id, need),
@@ -115,14 +115,15 @@ impl Engine {
 
     /// One more hypervisor-log entry (a new session's eventual root, or a configuration
     /// change) fits only if the roots of every session held still fit after it.
-    fn check_hypervisor_log_room(&self, refused: &str) -> Result<()> {
+    fn check_hypervisor_log_room(&self) -> Result<()> {
         let held = self.sessions.len() as u64;
         if self.hv_log.room() > held {
             return Ok(());
         }
         Err(EngineError::Conflict(format!(
             "the hypervisor audit log has room for {} more entries and {held} sessions are held, \
-             each to commit its root: {refused} until it is rotated (capacity {} entries)",
+             each to commit its root: no new session until `max_hypervisor_log_leaves` (now {}) is \
+             raised in the [engine] configuration",
             self.hv_log.room(),
             self.hv_log.capacity()
         )))

@@ -4,8 +4,9 @@
 //! limits, vouching policy and limits in force when it ran. So a change is itself a logged
 //! command, applied at one point in history, recorded in the hypervisor audit log with the keys
 //! that changed, and announced by a `hypervisor.configured` event. What is already there
-//! stands (bonds made, sessions' VFS limits, logs' capacities); the new values govern what
-//! comes next.
+//! stands (bonds made, sessions' VFS limits and log capacities); the new values govern what
+//! comes next. The one exception is the hypervisor log's capacity, which outlives every session:
+//! it changes at once, and never below what that log must still hold.
 
 use serde_json::Value;
 
@@ -28,15 +29,25 @@ impl Engine {
                 self.config.origin
             )));
         }
-        let changed = changed_keys(&self.config, &config);
+        let mut changed = changed_keys(&self.config, &config);
+        // A snapshot from before this setting existed holds the log's original capacity.
+        if self.hv_log.capacity() != config.max_hypervisor_log_leaves
+            && !changed.iter().any(|k| k == "max_hypervisor_log_leaves")
+        {
+            changed.push("max_hypervisor_log_leaves".to_string());
+        }
         if changed.is_empty() {
             return Ok(Reply::Done);
         }
+        self.check_hypervisor_log_capacity(config.max_hypervisor_log_leaves)?;
         self.vouches
             .set_policy(config.vouch.clone())
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         self.limiter.set_policies(config.rate);
         self.breach.set_policy(config.breaker);
+        self.hv_log
+            .set_capacity(config.max_hypervisor_log_leaves)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let detail = crate::detail! {
             "changed": changed.as_slice(),
             "config": serde_json::to_value(&config).unwrap_or(Value::Null),
@@ -54,6 +65,24 @@ impl Engine {
         self.counters.audit_appends += 1;
         ctx.emit(Event::new(EventType::HypervisorConfigured, ctx.now).payload(detail));
         Ok(Reply::Done)
+    }
+}
+
+impl Engine {
+    /// A new hypervisor-log capacity must hold what is there, the root of every session held
+    /// (each commits one when it terminates) and the entry recording this change.
+    fn check_hypervisor_log_capacity(&self, max: u64) -> Result<()> {
+        let held = self.sessions.len() as u64;
+        let needed = self.hv_log.len().saturating_add(held).saturating_add(1);
+        if max >= needed {
+            return Ok(());
+        }
+        Err(EngineError::Invalid(format!(
+            "invalid configuration: max_hypervisor_log_leaves {max} is below the {needed} entries \
+             the hypervisor log must hold ({} recorded, {held} sessions still to commit a root, \
+             and this change)",
+            self.hv_log.len()
+        )))
     }
 }
 
@@ -76,8 +105,11 @@ fn validate(c: &EngineConfig) -> Result<()> {
     if c.lock_ttl.is_zero() {
         return bad("lock_ttl must be longer than zero");
     }
-    if c.max_audit_entries == 0 || c.max_audit_leaves < 16 {
-        return bad("max_audit_entries must be at least 1 and max_audit_leaves at least 16");
+    if c.max_audit_entries == 0 || c.max_audit_leaves < 16 || c.max_hypervisor_log_leaves < 16 {
+        return bad(
+            "max_audit_entries must be at least 1, and max_audit_leaves and \
+             max_hypervisor_log_leaves at least 16",
+        );
     }
     if c.origin.trim().is_empty() || c.origin.contains('\n') {
         return bad("origin must be one non-empty line");

@@ -123,6 +123,12 @@ impl AuditTrail {
         self.log.max_leaves()
     }
 
+    /// Changes how many entries the trail accepts in all; refused (and nothing changed) below
+    /// the entries it holds.
+    pub fn set_capacity(&mut self, max_leaves: u64) -> Result<(), LogError> {
+        self.log.set_max_leaves(max_leaves)
+    }
+
     /// How many more entries the trail accepts before it is full.
     pub fn room(&self) -> u64 {
         self.log.max_leaves().saturating_sub(self.log.len())

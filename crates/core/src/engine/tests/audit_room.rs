@@ -10,10 +10,35 @@ use crate::security::kill::KillReason;
 const CAPACITY: u64 = 64;
 
 fn small_logs() -> World {
-    World::with_config(EngineConfig {
+    World::with_config(small_config())
+}
+
+fn small_config() -> EngineConfig {
+    EngineConfig {
         max_audit_leaves: CAPACITY,
+        max_hypervisor_log_leaves: CAPACITY,
         ..EngineConfig::default()
-    })
+    }
+}
+
+fn create_session(w: &mut World) -> Result<Reply, EngineError> {
+    w.apply(
+        &admin(),
+        Command::CreateSession {
+            creator: did("alice"),
+            config: open_config(),
+            isolation: Default::default(),
+        },
+    )
+}
+
+fn configure(w: &mut World, config: EngineConfig) -> Result<Reply, EngineError> {
+    w.apply(
+        &admin(),
+        Command::Configure {
+            config: Box::new(config),
+        },
+    )
 }
 
 #[test]
@@ -103,18 +128,9 @@ fn new_work_is_refused_before_the_session_log_fills_and_closing_work_still_fits(
 #[test]
 fn a_new_session_is_refused_when_the_hypervisor_log_cannot_take_every_root() {
     let mut w = small_logs();
-    let alice = did("alice");
     let mut created = Vec::new();
     let refusal = loop {
-        let r = w.apply(
-            &admin(),
-            Command::CreateSession {
-                creator: alice.clone(),
-                config: open_config(),
-                isolation: Default::default(),
-            },
-        );
-        match r {
+        match create_session(&mut w) {
             Ok(Reply::Session(v)) => created.push(v.session_id),
             Ok(other) => panic!("{other:?}"),
             Err(e) => break e,
@@ -125,6 +141,7 @@ fn a_new_session_is_refused_when_the_hypervisor_log_cannot_take_every_root() {
         panic!("expected a conflict, got {refusal:?}");
     };
     assert!(reason.contains("hypervisor audit log"), "{reason}");
+    assert!(reason.contains("max_hypervisor_log_leaves"), "{reason}");
     // Exactly as many sessions as the log has roots for, and every one can still terminate and
     // commit its root.
     assert_eq!(created.len() as u64, CAPACITY);
@@ -140,6 +157,70 @@ fn a_new_session_is_refused_when_the_hypervisor_log_cannot_take_every_root() {
     }
     assert_eq!(w.engine.hv_log.len(), CAPACITY);
     w.assert_replays();
+}
+
+#[test]
+fn a_full_hypervisor_log_is_raised_by_configuration_and_never_lowered_below_what_it_holds() {
+    let mut w = small_logs();
+    let mut sessions = Vec::new();
+    while let Ok(Reply::Session(v)) = create_session(&mut w) {
+        sessions.push(v.session_id);
+    }
+    assert_eq!(sessions.len() as u64, CAPACITY);
+    // Any other change cannot be recorded: refused by name, nothing changes.
+    let before = without_counters(w.json());
+    let other = EngineConfig {
+        consensus_quorum: 3,
+        ..small_config()
+    };
+    let Err(EngineError::Invalid(reason)) = configure(&mut w, other) else {
+        panic!("a change the full log cannot record was accepted");
+    };
+    assert!(
+        reason.contains("max_hypervisor_log_leaves 64 is below the 65 entries"),
+        "{reason}"
+    );
+    // Lowering below what it must hold is refused the same way.
+    let lower = EngineConfig {
+        max_hypervisor_log_leaves: 16,
+        ..small_config()
+    };
+    assert!(matches!(
+        configure(&mut w, lower),
+        Err(EngineError::Invalid(_))
+    ));
+    assert_eq!(without_counters(w.json()), before);
+    // Raising it works at once, is recorded, and sessions can be created again.
+    let raised = EngineConfig {
+        max_hypervisor_log_leaves: 2 * CAPACITY,
+        ..small_config()
+    };
+    assert!(matches!(configure(&mut w, raised), Ok(Reply::Done)));
+    assert_eq!(w.engine.hv_log.capacity(), 2 * CAPACITY);
+    assert_eq!(w.engine.hv_log.len(), 1);
+    let last = w.engine.hv_log.entries(0, 1)[0].clone();
+    assert_eq!(last.kind, "hypervisor.configure");
+    assert!(
+        last.detail.as_str().contains("max_hypervisor_log_leaves"),
+        "{}",
+        last.detail.as_str()
+    );
+    assert!(matches!(create_session(&mut w), Ok(Reply::Session(_))));
+    // Session logs keep the capacity they were created with.
+    assert_eq!(w.engine.sessions[&sessions[0]].audit.capacity(), CAPACITY);
+    w.assert_replays();
+}
+
+#[test]
+fn the_hypervisor_log_capacity_is_its_own_setting() {
+    let w = World::with_config(EngineConfig {
+        max_audit_leaves: CAPACITY,
+        ..EngineConfig::default()
+    });
+    assert_eq!(
+        w.engine.hv_log.capacity(),
+        crate::engine::DEFAULT_MAX_HYPERVISOR_LOG_LEAVES
+    );
 }
 
 /// The engine as JSON without its command counters (a refused command is still counted).

@@ -84,3 +84,29 @@ fn only_an_admin_may_reconfigure_and_bad_values_are_refused_by_name() {
     assert_same(&w.json(), &before);
     let _ = sid;
 }
+
+#[test]
+fn a_hypervisor_log_restored_with_its_old_capacity_is_brought_to_the_configured_one() {
+    let mut w = World::new();
+    // As a snapshot from before the setting existed restores it: the log keeps 2^20.
+    w.engine.hv_log.set_capacity(1 << 20).unwrap();
+    let config = EngineConfig::default();
+    assert_eq!(w.engine.config(), &config);
+    assert!(matches!(
+        w.ok(&admin(), configure(config.clone())),
+        Reply::Done
+    ));
+    assert_eq!(w.engine.hv_log.capacity(), config.max_hypervisor_log_leaves);
+    let entry = w.engine.hv_log.entries(0, 1)[0].clone();
+    assert!(
+        entry
+            .detail
+            .as_str()
+            .contains("\"changed\":[\"max_hypervisor_log_leaves\"]"),
+        "{}",
+        entry.detail.as_str()
+    );
+    // Now in step: the same configuration again records nothing.
+    assert!(matches!(w.ok(&admin(), configure(config)), Reply::Done));
+    assert_eq!(w.engine.hv_log.len(), 1);
+}
