@@ -18,6 +18,7 @@
 //! | `vouching_sigma_eff_at_10k` | 1,000 | one vouch + σ_eff with 10,000 bonds stored |
 //! | `governed_vfs_write` | 10,000 | one governed VFS write on a warm engine |
 //! | `inclusion_proof_1k` | 10,000 | inclusion proof + verification in a 1,000-entry log |
+//! | `sha256_64_blocks` | 10,000 | SHA-256 of a 64-block message (the unit of audit hashing) |
 
 pub mod core_ops;
 pub mod engine_ops;
@@ -128,6 +129,12 @@ pub const ALL: &[Bench] = &[
         10_000,
         false,
         core_ops::inclusion_proof_1k,
+    ),
+    b(
+        "sha256_64_blocks",
+        10_000,
+        false,
+        core_ops::sha256_64_blocks,
     ),
 ];
 

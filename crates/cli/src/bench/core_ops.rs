@@ -1,9 +1,11 @@
 //! Benchmarks of core building blocks, defined as the reference's `bench_hypervisor.py` defines
 //! them: ring computation, vouching with σ_eff, audit capture, Merkle roots, chain verification,
-//! plus our inclusion-proof and vouching-at-scale extras.
+//! plus our inclusion-proof and vouching-at-scale extras, and the cost of SHA-256 per block
+//! (the unit of every audit hash, used to work out how much of a benchmark is hashing).
 
 use std::hint::black_box;
 
+use ahv_core::audit::digest::Digest32;
 use ahv_core::audit::entry::Decision;
 use ahv_core::audit::merkle;
 use ahv_core::engine::AuditTrail;
@@ -195,6 +197,21 @@ pub fn inclusion_proof_1k(iterations: usize) -> Result<Stats, String> {
     })
 }
 
+/// `sha256_64_blocks`: SHA-256 of a message that fills exactly 64 compression blocks with its
+/// padding. Audit leaves and nodes are hashed block by block; per block, this is the cheapest
+/// SHA-256 gets (the per-message set-up is spread over 64 blocks), so `scripts/hash-floor.sh`
+/// multiplies it by the blocks a benchmark hashes to get a lower bound of its hashing time.
+pub fn sha256_64_blocks(iterations: usize) -> Result<Stats, String> {
+    let message = vec![0x5au8; SHA256_FLOOR_BLOCKS * 64 - 9];
+    measure(iterations, || {
+        black_box(Digest32::sha256(black_box(&message)));
+        Ok(())
+    })
+}
+
+/// Blocks hashed per call of [`sha256_64_blocks`].
+pub const SHA256_FLOOR_BLOCKS: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +240,7 @@ mod tests {
             (20, merkle_root(10, 20)),
             (5, chain_verify_50(5)),
             (20, inclusion_proof_1k(20)),
+            (20, sha256_64_blocks(20)),
         ] {
             assert_eq!(r.unwrap().iterations, want);
         }

@@ -22,6 +22,7 @@ fn quick_json_bench_has_every_key() {
         "vouching_sigma_eff_at_10k",
         "governed_vfs_write",
         "inclusion_proof_1k",
+        "sha256_64_blocks",
     ];
     assert_eq!(v.as_object().unwrap().len(), keys.len(), "{v}");
     for k in keys {
