@@ -223,9 +223,14 @@ impl Store {
         match self.inner.db.get_meta(GENESIS_CONFIG_KEY).await? {
             Some(stored) if stored == given_json => Ok((given, false)),
             Some(stored) => {
-                let cfg = serde_json::from_str(&stored).map_err(|e| {
+                let cfg: EngineConfig = serde_json::from_str(&stored).map_err(|e| {
                     StoreError::Corrupt(format!("stored engine config cannot be read: {e}"))
                 })?;
+                // Written by an older version: a setting added since reads as its default, so
+                // the text differs while the configuration is the same.
+                if cfg == given {
+                    return Ok((given, false));
+                }
                 tracing::warn!(
                     "engine config differs from the one the log started with; replaying with the stored one"
                 );
@@ -270,5 +275,38 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreOptions;
+
+    #[tokio::test]
+    async fn a_genesis_config_from_an_older_version_is_the_same_config() {
+        let store = Store::memory(StoreOptions::default());
+        let given = EngineConfig::default();
+        let mut older = serde_json::to_value(&given).unwrap();
+        older
+            .as_object_mut()
+            .unwrap()
+            .remove("max_hypervisor_log_leaves");
+        store
+            .inner
+            .db
+            .set_meta(GENESIS_CONFIG_KEY, &older.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.genesis_config(given.clone()).await.unwrap(),
+            (given.clone(), false)
+        );
+        // A real difference is still reported, and the stored configuration wins.
+        let other = EngineConfig {
+            consensus_quorum: 5,
+            ..given.clone()
+        };
+        assert_eq!(store.genesis_config(other).await.unwrap(), (given, true));
     }
 }
