@@ -19,6 +19,7 @@ mod vfs;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::openapi::{Access, document_errors};
 use crate::state::AppState;
 
 /// What every route file uses.
@@ -128,7 +129,7 @@ pub(crate) mod bodies {
 
 /// Every API route with its OpenAPI operation.
 pub(crate) fn api(state: &AppState) -> OpenApiRouter<AppState> {
-    let protected = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+    let mut protected = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(sessions::routes())
         .merge(agents::routes())
         .merge(rings::routes())
@@ -143,9 +144,12 @@ pub(crate) fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(stats::routes())
         .merge(crate::dashboard::api_routes())
         .route_layer(crate::layers::AuthLayer::new(state));
-    protected
+    document_errors(protected.get_openapi_mut(), Access::Token);
+    let mut open = OpenApiRouter::new()
         .merge(health::routes())
         .merge(auth::routes())
         .merge(stats::open_routes())
-        .merge(crate::dashboard::open_routes())
+        .merge(crate::dashboard::open_routes());
+    document_errors(open.get_openapi_mut(), Access::Open);
+    protected.merge(open)
 }

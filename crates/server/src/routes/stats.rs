@@ -49,7 +49,7 @@ async fn stats(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Value>
 }
 
 /// Prometheus text metrics (admin token unless the server is configured to make them public).
-#[utoipa::path(get, path = "/metrics", tag = "stats", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/metrics", tag = "stats", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 401, body = crate::error::ErrorBody), (status = 403, description = "An agent token: only an admin may read metrics", body = crate::error::ErrorBody)))]
 async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     if !s.config.metrics_public {
         let h = headers

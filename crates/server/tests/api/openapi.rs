@@ -86,6 +86,49 @@ async fn openapi_document_matches_the_routes() {
 }
 
 #[tokio::test]
+async fn every_operation_documents_the_errors_it_can_give() {
+    let fx = fixture().await;
+    let spec = call(&fx.app, "GET", "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let open: BTreeSet<(String, String)> = OPEN
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let key = (method.to_uppercase(), path.clone());
+            let responses = op["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            let mut want = vec!["400", "408"];
+            if path == "/metrics" {
+                // Open to the router; checks the admin token itself unless made public.
+                want.extend(["401", "403"]);
+            } else if !open.contains(&key) {
+                want.extend(["401", "403", "404"]);
+                if method != "get" {
+                    want.extend(["409", "429", "503"]);
+                }
+            }
+            if op.get("requestBody").is_some() {
+                want.extend(["413", "422"]);
+            }
+            for status in want {
+                assert!(has(status), "{method} {path} does not document {status}");
+                let schema = &responses[status]["content"]["application/json"]["schema"];
+                assert_eq!(
+                    schema["$ref"], "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 70, "only {checked} operations");
+}
+
+#[tokio::test]
 async fn swagger_ui_is_served_without_network() {
     let fx = fixture().await;
     let r = call(&fx.app, "GET", "/docs/", None, None).await;
