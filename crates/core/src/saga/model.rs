@@ -164,6 +164,12 @@ impl StepDefinition {
 
     /// Every problem with this step, located by `path` (e.g. `steps[2]`).
     pub fn problems(&self, path: &str) -> Vec<DefinitionProblem> {
+        self.problems_at(path)
+    }
+
+    /// [`StepDefinition::problems`] with a path that is only written out when there is a
+    /// problem (a valid step, the common case, allocates nothing).
+    pub(crate) fn problems_at(&self, path: impl fmt::Display) -> Vec<DefinitionProblem> {
         let mut out = Vec::new();
         let mut push = |field: &str, message: String| {
             out.push(DefinitionProblem::new(format!("{path}.{field}"), message));
@@ -190,6 +196,15 @@ impl StepDefinition {
             push("checkpoint_goal", m);
         }
         out
+    }
+}
+
+/// The path `steps[i]` of a step, written out only when a problem needs it.
+pub(crate) struct StepPath(pub(crate) usize);
+
+impl fmt::Display for StepPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "steps[{}]", self.0)
     }
 }
 
@@ -282,7 +297,7 @@ impl SagaDefinition {
                     format!("duplicate step id `{}`", s.step_id),
                 ));
             }
-            out.extend(s.problems(&format!("steps[{i}]")));
+            out.extend(s.problems_at(StepPath(i)));
         }
         if let Some(t) = self.timeout
             && let Err(m) = check_range(t, MIN_SAGA_TIMEOUT, MAX_SAGA_TIMEOUT)
@@ -388,10 +403,15 @@ pub fn check_api(api: &str) -> Result<(), String> {
     if api.is_empty() {
         return Err("must not be empty".into());
     }
-    let lower = api.get(..8).unwrap_or(api).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
+    // Case-insensitive scheme test on the bytes (no lowercased copy).
+    let has_prefix = |p: &str| {
+        api.as_bytes()
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    let rest = if has_prefix("https://") {
         api.get(8..)
-    } else if lower.starts_with("http://") {
+    } else if has_prefix("http://") {
         api.get(7..)
     } else {
         None
@@ -424,7 +444,8 @@ pub fn check_api(api: &str) -> Result<(), String> {
     }
     let mut chars = api.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
+    let rest_ok =
+        chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
     if first_ok && rest_ok {
         Ok(())
     } else {
