@@ -249,13 +249,26 @@ impl Engine {
         c: &Classified,
         outcome: impl JsonField,
     ) {
-        self.counters.allowed += 1;
         let detail = c.detail.with_field("outcome", &outcome);
+        self.record_allowed_detail(ctx, session_id, agent, c.kind, detail);
+    }
+
+    /// [`Engine::record_allowed`] with the audit detail already written (for callers that can
+    /// write it in one go instead of splicing `outcome` into the classification's detail).
+    pub(crate) fn record_allowed_detail(
+        &mut self,
+        ctx: &Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        kind: &'static str,
+        detail: Detail,
+    ) {
+        self.counters.allowed += 1;
         self.audit_session(
             ctx,
             session_id,
             Some(agent),
-            c.kind,
+            kind,
             Decision::Allowed,
             "allowed",
             detail,

@@ -9,7 +9,7 @@ use super::reply::Reply;
 use super::{Actor, Ctx, Engine, EngineError, Result};
 use crate::audit::entry::Decision;
 use crate::event::{Event, EventType};
-use crate::id::{AgentDid, SagaId, SessionId, StepId};
+use crate::id::{ActionId, AgentDid, SagaId, SessionId, StepId};
 use crate::liability::shapley::{AttributionInput, StepFact, attribute};
 use crate::liability::{ActionClass, LedgerEntryType};
 use crate::ring::Ring;
@@ -252,7 +252,10 @@ impl Engine {
         match self.held_steps.get_mut(saga_id) {
             Some(held) => held.push(step),
             None => {
-                self.held_steps.insert(saga_id.clone(), vec![step]);
+                // Room for four, as a first push would reserve.
+                let mut held = Vec::with_capacity(4);
+                held.push(step);
+                self.held_steps.insert(saga_id.clone(), held);
             }
         }
         Ok(Reply::Saga(self.saga_summary(saga_id)?))
@@ -421,16 +424,18 @@ impl Engine {
                 ref agent,
                 ..
             } => {
-                let c = self.classify_step(session_id, saga_id, step_id);
+                let (c, action) = self.classify_step(session_id, saga_id, step_id);
                 match self.govern(session_id, agent, &c, ctx) {
                     Ok(_) => {
-                        self.record_allowed(
-                            ctx,
-                            session_id,
-                            agent,
-                            &c,
-                            crate::detail! { "attempt": attempt },
-                        );
+                        // What `record_allowed` would write (`c.detail` with `outcome` spliced
+                        // in at its sorted place), written in one go.
+                        let detail = crate::detail! {
+                            "action_id": action,
+                            "outcome": crate::detail! { "attempt": attempt },
+                            "saga_id": saga_id,
+                            "step_id": step_id,
+                        };
+                        self.record_allowed_detail(ctx, session_id, agent, c.kind, detail);
                         ctx.saga_work.push((saga_id.clone(), cmd));
                         None
                     }
@@ -504,7 +509,8 @@ impl Engine {
                     "saga.finished",
                     Decision::Allowed,
                     state_name(state),
-                    crate::detail! { "saga_id": saga_id, "state": state },
+                    // `name()` is the state's serde form, without a trip through a JSON value.
+                    crate::detail! { "saga_id": saga_id, "state": state.name() },
                 );
                 if state == SagaState::Completed {
                     self.checkpoints.remove_saga(saga_id);
@@ -525,7 +531,7 @@ impl Engine {
         session_id: &SessionId,
         saga_id: &SagaId,
         step_id: &StepId,
-    ) -> Classified {
+    ) -> (Classified, Option<ActionId>) {
         let action = self
             .sagas
             .get(saga_id)
@@ -543,13 +549,14 @@ impl Engine {
             Some(d) => self.classifier.classify(d).ring,
             None => Ring::Standard,
         };
-        Classified {
+        let c = Classified {
             class: ActionClass::Execute,
             required,
             kind: "saga.step",
             unknown: None,
             detail: crate::detail! { "action_id": action, "saga_id": saga_id, "step_id": step_id },
-        }
+        };
+        (c, action)
     }
 
     fn emit_saga_event(
@@ -729,5 +736,46 @@ fn step_name(s: StepState) -> String {
 fn remove_first(list: &mut VecDeque<SagaId>, id: &SagaId) {
     if let Some(i) = list.iter().position(|s| s == id) {
         list.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ActionId;
+
+    #[test]
+    fn step_audit_detail_written_in_one_go_equals_the_spliced_one() {
+        let saga_id = SagaId::new("saga:s").unwrap();
+        let step_id = StepId::new("step-0").unwrap();
+        for action in [Some(ActionId::new("act.x").unwrap()), None] {
+            let c = crate::detail! { "action_id": action, "saga_id": saga_id, "step_id": step_id };
+            let spliced = c.with_field("outcome", &crate::detail! { "attempt": 2u32 });
+            let direct = crate::detail! {
+                "action_id": action,
+                "outcome": crate::detail! { "attempt": 2u32 },
+                "saga_id": saga_id,
+                "step_id": step_id,
+            };
+            assert_eq!(direct, spliced);
+        }
+    }
+
+    #[test]
+    fn state_names_are_the_serde_form() {
+        for s in [
+            SagaState::Running,
+            SagaState::Compensating,
+            SagaState::Completed,
+            SagaState::Compensated,
+            SagaState::Failed,
+            SagaState::Escalated,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.name())
+            );
+            assert_eq!(state_name(s), s.name());
+        }
     }
 }

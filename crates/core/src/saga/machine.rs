@@ -229,7 +229,8 @@ impl Saga {
         // INVARIANT: `apply` returns every refusal before its first change to `self`, and
         // `drive` cannot fail (each transition it makes is guarded by the state it comes from),
         // so working in place keeps a refused input from changing anything.
-        let mut out = Vec::new();
+        // Nearly every accepted input yields a command; four is what the first push reserves.
+        let mut out = Vec::with_capacity(4);
         self.apply(input, now, &mut out)?;
         self.drive(now, &mut out)?;
         Ok(out)

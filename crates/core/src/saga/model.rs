@@ -442,10 +442,12 @@ pub fn check_api(api: &str) -> Result<(), String> {
     if api.len() > MAX_TEXT_LEN {
         return Err(format!("api name is longer than {MAX_TEXT_LEN} bytes"));
     }
-    let mut chars = api.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    // Every allowed character is ASCII, so testing bytes gives the same answer as testing
+    // characters (a byte of a multi-byte character is never ASCII).
+    let mut bytes = api.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
     let rest_ok =
-        chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+        bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'));
     if first_ok && rest_ok {
         Ok(())
     } else {
@@ -565,5 +567,33 @@ mod tests {
                 .to_string()
                 .starts_with("invalid saga definition: name")
         );
+    }
+
+    #[test]
+    fn check_api_accepts_urls_and_names_and_refuses_the_rest() {
+        for ok in [
+            "http://h",
+            "HTTPS://h:8080/x?y",
+            "HtTp://h/é",
+            "api.0",
+            "a_b-c.d:e/f",
+            "Z",
+        ] {
+            assert_eq!(check_api(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "must not be empty"),
+            ("ftp://x", "is not an http(s) url"),
+            ("https://u:p@h", "embeds credentials"),
+            ("https://:80/x", "has no host"),
+            ("http://h x", "contains whitespace"),
+            ("9lives", "neither an http(s) url nor an api name"),
+            ("api é", "neither an http(s) url nor an api name"),
+            ("apié", "neither an http(s) url nor an api name"),
+            ("éapi", "neither an http(s) url nor an api name"),
+        ] {
+            let e = check_api(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

@@ -168,7 +168,7 @@ pub fn idempotency_key(saga_id: &SagaId, step_id: &StepId, phase: Phase) -> Stri
         // Copies the runs between `%` and `/` whole (both are ASCII, so every split is on a
         // character boundary) instead of pushing character by character.
         let mut rest = s;
-        while let Some(i) = rest.find(['%', '/']) {
+        while let Some(i) = rest.bytes().position(|b| b == b'%' || b == b'/') {
             let (run, tail) = rest.split_at(i);
             out.push_str(run);
             out.push_str(if tail.starts_with('%') { "%25" } else { "%2F" });
