@@ -72,13 +72,15 @@ impl Engine {
                 reason,
             ));
         }
+        // Only the ring and σ_eff of the participant, and two flags of its grants, are needed:
+        // copied out rather than cloning the records (which hold strings).
         let participant = slot
             .session
             .participants()
             .get(agent)
             .filter(|p| p.is_active)
-            .cloned();
-        let Some(p) = participant else {
+            .map(|p| (p.ring, p.sigma_eff));
+        let Some((p_ring, p_sigma_eff)) = participant else {
             let reason = if slot.killed.contains(agent) {
                 format!("agent `{agent}` was killed in this session")
             } else {
@@ -86,7 +88,10 @@ impl Engine {
             };
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::NotMember, reason));
         };
-        let grants = slot.grants.get(agent).cloned().unwrap_or_default();
+        let (has_consensus, has_witness) = slot
+            .grants
+            .get(agent)
+            .map_or((false, false), |g| (g.consensus, g.root_witness.is_some()));
         if c.class != ActionClass::Read && self.quarantine.is_quarantined(agent, session_id, now) {
             let reason = format!("agent `{agent}` is quarantined: only reads are allowed");
             return Err(self.deny(ctx, session_id, agent, c, DenyCode::Quarantined, reason));
@@ -101,8 +106,8 @@ impl Engine {
             .active(agent, session_id, now)
             .map(|e| e.elevated_ring);
         let ring = match elevated {
-            Some(r) if r.at_least(p.ring) => r,
-            _ => p.ring,
+            Some(r) if r.at_least(p_ring) => r,
+            _ => p_ring,
         };
         match self.limiter.check(agent, session_id, ring, 1, now) {
             Ok(_) => {}
@@ -175,15 +180,9 @@ impl Engine {
         let (sigma, consensus) = if elevated.is_some() {
             (Score::ONE, true)
         } else {
-            (p.sigma_eff, grants.consensus)
+            (p_sigma_eff, has_consensus)
         };
-        let check = enforcer::check(
-            ring,
-            c.required,
-            sigma,
-            consensus,
-            grants.root_witness.is_some(),
-        );
+        let check = enforcer::check(ring, c.required, sigma, consensus, has_witness);
         if !check.allowed {
             let code = if check.requires_witness {
                 DenyCode::WitnessRequired
@@ -250,13 +249,26 @@ impl Engine {
         c: &Classified,
         outcome: impl JsonField,
     ) {
-        self.counters.allowed += 1;
         let detail = c.detail.with_field("outcome", &outcome);
+        self.record_allowed_detail(ctx, session_id, agent, c.kind, detail);
+    }
+
+    /// [`Engine::record_allowed`] with the audit detail already written (for callers that can
+    /// write it in one go instead of splicing `outcome` into the classification's detail).
+    pub(crate) fn record_allowed_detail(
+        &mut self,
+        ctx: &Ctx,
+        session_id: &SessionId,
+        agent: &AgentDid,
+        kind: &'static str,
+        detail: Detail,
+    ) {
+        self.counters.allowed += 1;
         self.audit_session(
             ctx,
             session_id,
             Some(agent),
-            c.kind,
+            kind,
             Decision::Allowed,
             "allowed",
             detail,

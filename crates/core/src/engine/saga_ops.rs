@@ -9,7 +9,7 @@ use super::reply::Reply;
 use super::{Actor, Ctx, Engine, EngineError, Result};
 use crate::audit::entry::Decision;
 use crate::event::{Event, EventType};
-use crate::id::{AgentDid, SagaId, SessionId, StepId};
+use crate::id::{ActionId, AgentDid, SagaId, SessionId, StepId};
 use crate::liability::shapley::{AttributionInput, StepFact, attribute};
 use crate::liability::{ActionClass, LedgerEntryType};
 use crate::ring::Ring;
@@ -61,9 +61,8 @@ impl Engine {
             .sagas
             .get(saga_id)
             .ok_or_else(|| EngineError::not_found("saga", saga_id))?
-            .session_id()
-            .clone();
-        self.require_member_or_admin(actor, &session)
+            .session_id();
+        self.require_member_or_admin(actor, session)
     }
 
     fn require_open_session(&self, session_id: &SessionId) -> Result<()> {
@@ -249,10 +248,16 @@ impl Engine {
             "step added",
             crate::detail! { "action_id": step.action_id, "saga_id": saga_id, "step_id": step.step_id },
         );
-        self.held_steps
-            .entry(saga_id.clone())
-            .or_default()
-            .push(step);
+        // The saga's list usually exists already: no key copy for the lookup then.
+        match self.held_steps.get_mut(saga_id) {
+            Some(held) => held.push(step),
+            None => {
+                // Room for four, as a first push would reserve.
+                let mut held = Vec::with_capacity(4);
+                held.push(step);
+                self.held_steps.insert(saga_id.clone(), held);
+            }
+        }
         Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
 
@@ -267,11 +272,12 @@ impl Engine {
             .sagas
             .get(saga_id)
             .ok_or_else(|| EngineError::not_found("saga", saga_id))?;
-        let held = self
-            .held_steps
-            .get(saga_id)
-            .and_then(|v| v.iter().position(|s| &s.step_id == step_id));
-        let Some(i) = held else {
+        // One lookup of the held list serves the search, the actor check and the removal.
+        let held = self.held_steps.get_mut(saga_id).and_then(|v| {
+            let i = v.iter().position(|s| &s.step_id == step_id)?;
+            Some((v, i))
+        });
+        let Some((held, i)) = held else {
             return match saga.step(step_id) {
                 Some(s) => Err(EngineError::Conflict(format!(
                     "step `{step_id}` was already executed (it is {})",
@@ -280,17 +286,10 @@ impl Engine {
                 None => Err(EngineError::not_found("step", step_id)),
             };
         };
-        let agent = self
-            .held_steps
-            .get(saga_id)
-            .and_then(|v| v.get(i))
-            .map(|s| s.agent.clone());
-        if let Some(a) = &agent {
-            Self::require_self_or_admin(actor, a)?;
+        if let Some(s) = held.get(i) {
+            Self::require_self_or_admin(actor, &s.agent)?;
         }
-        let Some(step) = self.held_steps.get_mut(saga_id).map(|v| v.remove(i)) else {
-            return Err(EngineError::not_found("step", step_id));
-        };
+        let step = held.remove(i);
         self.feed(saga_id, SagaInput::StepAdded(Box::new(step)), ctx)?;
         Ok(Reply::Saga(self.saga_summary(saga_id)?))
     }
@@ -394,9 +393,12 @@ impl Engine {
             .get_mut(saga_id)
             .ok_or_else(|| EngineError::not_found("saga", saga_id))?;
         let cmds = saga.handle(input, ctx.now).map_err(saga_err)?;
+        // Looked up once for all the commands: no saga command removes a saga or moves it to
+        // another session (sagas are dropped only when a saga or a session is created).
+        let session_id = saga.session_id().clone();
         let mut queue: VecDeque<SagaCommand> = cmds.into();
         while let Some(cmd) = queue.pop_front() {
-            let follow = self.saga_command(saga_id, cmd, ctx);
+            let follow = self.saga_command(saga_id, &session_id, cmd, ctx);
             if let Some(input) = follow
                 && let Some(saga) = self.sagas.get_mut(saga_id)
                 && let Ok(more) = saga.handle(input, ctx.now)
@@ -411,10 +413,10 @@ impl Engine {
     fn saga_command(
         &mut self,
         saga_id: &SagaId,
+        session_id: &SessionId,
         cmd: SagaCommand,
         ctx: &mut Ctx,
     ) -> Option<SagaInput> {
-        let session_id = self.sagas.get(saga_id)?.session_id().clone();
         match cmd {
             SagaCommand::ExecuteStep {
                 ref step_id,
@@ -422,16 +424,18 @@ impl Engine {
                 ref agent,
                 ..
             } => {
-                let c = self.classify_step(&session_id, saga_id, step_id);
-                match self.govern(&session_id, agent, &c, ctx) {
+                let (c, action) = self.classify_step(session_id, saga_id, step_id);
+                match self.govern(session_id, agent, &c, ctx) {
                     Ok(_) => {
-                        self.record_allowed(
-                            ctx,
-                            &session_id,
-                            agent,
-                            &c,
-                            crate::detail! { "attempt": attempt },
-                        );
+                        // What `record_allowed` would write (`c.detail` with `outcome` spliced
+                        // in at its sorted place), written in one go.
+                        let detail = crate::detail! {
+                            "action_id": action,
+                            "outcome": crate::detail! { "attempt": attempt },
+                            "saga_id": saga_id,
+                            "step_id": step_id,
+                        };
+                        self.record_allowed_detail(ctx, session_id, agent, c.kind, detail);
                         ctx.saga_work.push((saga_id.clone(), cmd));
                         None
                     }
@@ -472,7 +476,7 @@ impl Engine {
                     Ok(_) => {
                         ctx.emit(
                             Event::new(EventType::SagaCheckpointSaved, ctx.now)
-                                .session(&session_id)
+                                .session(session_id)
                                 .payload(
                                     crate::detail! { "goal": goal, "saga_id": saga_id, "step_id": step_id },
                                 ),
@@ -489,7 +493,7 @@ impl Engine {
             } => {
                 self.escalate(
                     saga_id,
-                    &session_id,
+                    session_id,
                     &agents,
                     &reason,
                     &failed_compensations,
@@ -500,12 +504,13 @@ impl Engine {
             SagaCommand::Finished { state } => {
                 self.audit_session(
                     ctx,
-                    &session_id,
+                    session_id,
                     None,
                     "saga.finished",
                     Decision::Allowed,
                     state_name(state),
-                    crate::detail! { "saga_id": saga_id, "state": state },
+                    // `name()` is the state's serde form, without a trip through a JSON value.
+                    crate::detail! { "saga_id": saga_id, "state": state.name() },
                 );
                 if state == SagaState::Completed {
                     self.checkpoints.remove_saga(saga_id);
@@ -515,7 +520,7 @@ impl Engine {
                 None
             }
             SagaCommand::Emit(kind) => {
-                self.emit_saga_event(saga_id, &session_id, kind, ctx);
+                self.emit_saga_event(saga_id, session_id, kind, ctx);
                 None
             }
         }
@@ -526,7 +531,7 @@ impl Engine {
         session_id: &SessionId,
         saga_id: &SagaId,
         step_id: &StepId,
-    ) -> Classified {
+    ) -> (Classified, Option<ActionId>) {
         let action = self
             .sagas
             .get(saga_id)
@@ -544,13 +549,14 @@ impl Engine {
             Some(d) => self.classifier.classify(d).ring,
             None => Ring::Standard,
         };
-        Classified {
+        let c = Classified {
             class: ActionClass::Execute,
             required,
             kind: "saga.step",
             unknown: None,
             detail: crate::detail! { "action_id": action, "saga_id": saga_id, "step_id": step_id },
-        }
+        };
+        (c, action)
     }
 
     fn emit_saga_event(
@@ -563,7 +569,7 @@ impl Engine {
         use SagaEventKind as K;
         let (t, agent) = match &kind {
             K::Started | K::StepAdded { .. } => (EventType::SagaCreated, None),
-            K::StepStarted { agent, .. } => (EventType::SagaStepStarted, Some(agent.clone())),
+            K::StepStarted { agent, .. } => (EventType::SagaStepStarted, Some(agent)),
             K::StepCommitted { .. } | K::StepSkipped { .. } => (EventType::SagaStepCommitted, None),
             K::StepFailed { .. } | K::StepTimedOut { .. } => (EventType::SagaStepFailed, None),
             K::StepReassigned { .. } => (EventType::SecuritySagaHandoff, None),
@@ -587,7 +593,7 @@ impl Engine {
         let payload = kind.payload(saga_id);
         let mut e = Event::new(t, ctx.now).session(session_id).payload(payload);
         if let Some(a) = agent {
-            e = e.agent(&a);
+            e = e.agent(a);
         }
         ctx.emit(e);
     }
@@ -730,5 +736,46 @@ fn step_name(s: StepState) -> String {
 fn remove_first(list: &mut VecDeque<SagaId>, id: &SagaId) {
     if let Some(i) = list.iter().position(|s| s == id) {
         list.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ActionId;
+
+    #[test]
+    fn step_audit_detail_written_in_one_go_equals_the_spliced_one() {
+        let saga_id = SagaId::new("saga:s").unwrap();
+        let step_id = StepId::new("step-0").unwrap();
+        for action in [Some(ActionId::new("act.x").unwrap()), None] {
+            let c = crate::detail! { "action_id": action, "saga_id": saga_id, "step_id": step_id };
+            let spliced = c.with_field("outcome", &crate::detail! { "attempt": 2u32 });
+            let direct = crate::detail! {
+                "action_id": action,
+                "outcome": crate::detail! { "attempt": 2u32 },
+                "saga_id": saga_id,
+                "step_id": step_id,
+            };
+            assert_eq!(direct, spliced);
+        }
+    }
+
+    #[test]
+    fn state_names_are_the_serde_form() {
+        for s in [
+            SagaState::Running,
+            SagaState::Compensating,
+            SagaState::Completed,
+            SagaState::Compensated,
+            SagaState::Failed,
+            SagaState::Escalated,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.name())
+            );
+            assert_eq!(state_name(s), s.name());
+        }
     }
 }

@@ -6,8 +6,11 @@
 //! Input handlers live here; the progress loop (stages, fan-out resolution, compensation)
 //! lives in `machine/drive.rs`, per-step bookkeeping in `machine/step.rs`.
 //!
-//! Each call to [`Saga::handle`] works on a copy that replaces the saga only on success, so a
-//! refused input never leaves a half-applied change (sagas are small: ≤ `MAX_STEPS` steps).
+//! A refused input never leaves a half-applied change: every input handler checks everything
+//! that can refuse the input before it changes the saga, and the progress loop only makes
+//! transitions that its own guards make valid. [`Saga::handle`] therefore works in place, with
+//! no copy of the saga per input (the property test
+//! `arbitrary_inputs_never_panic_and_refusals_change_nothing` holds it to this).
 
 mod drive;
 mod step;
@@ -20,7 +23,7 @@ use std::sync::Arc;
 use self::step::jitter_sample;
 pub use self::step::{StepRuntime, idempotency_key};
 use super::err::SagaError;
-use super::model::{MAX_STEPS, SagaDefinition, StepDefinition};
+use super::model::{MAX_STEPS, SagaDefinition, StepDefinition, StepPath};
 use super::protocol::{SagaCommand, SagaEventKind, SagaInput};
 use super::retry::ErrorClass;
 use super::state::{AttemptOutcome, Phase, SagaState, StepState, bounded_message};
@@ -76,8 +79,7 @@ pub struct FanOutResolution {
 pub struct Saga {
     saga_id: SagaId,
     session_id: SessionId,
-    /// Shared, so that [`Saga::handle`]'s copy-then-commit costs a reference count, not a
-    /// copy of every step; copied only when a step is added.
+    /// Shared, so that cloning a saga costs a reference count, not a copy of every step.
     definition: Arc<SagaDefinition>,
     mode: SagaMode,
     state: SagaState,
@@ -217,18 +219,20 @@ impl Saga {
 
     /// Applies one input at time `now` and returns the commands to carry out, in order.
     ///
-    /// On error the saga is unchanged (the input is applied to a copy that is kept only on
-    /// success); [`SagaError::is_stale`] tells late or duplicate reports from misuse.
+    /// On error the saga is unchanged; [`SagaError::is_stale`] tells late or duplicate reports
+    /// from misuse.
     pub fn handle(
         &mut self,
         input: SagaInput,
         now: Timestamp,
     ) -> Result<Vec<SagaCommand>, SagaError> {
-        let mut next = self.clone();
-        let mut out = Vec::new();
-        next.apply(input, now, &mut out)?;
-        next.drive(now, &mut out)?;
-        *self = next;
+        // INVARIANT: `apply` returns every refusal before its first change to `self`, and
+        // `drive` cannot fail (each transition it makes is guarded by the state it comes from),
+        // so working in place keeps a refused input from changing anything.
+        // Nearly every accepted input yields a command; four is what the first push reserves.
+        let mut out = Vec::with_capacity(4);
+        self.apply(input, now, &mut out)?;
+        self.drive(now, &mut out)?;
         Ok(out)
     }
 
@@ -377,6 +381,14 @@ impl Saga {
         for id in skip {
             skipped.push(self.index(id)?);
         }
+        skipped.sort_unstable();
+        skipped.dedup();
+        // Refuse before changing anything (see `handle`).
+        for &i in &skipped {
+            if let Some(rt) = self.steps.get(i) {
+                rt.state.transition(StepState::Skipped)?;
+            }
+        }
         self.started_at = Some(now);
         out.push(SagaCommand::Emit(SagaEventKind::Started));
         if let Some(t) = self.definition.timeout {
@@ -384,8 +396,6 @@ impl Saga {
             self.deadline = Some(at);
             out.push(SagaCommand::ScheduleSagaTimeout { at });
         }
-        skipped.sort_unstable();
-        skipped.dedup();
         for i in skipped {
             let seq = self.next_seq();
             if let Some(rt) = self.steps.get_mut(i) {
@@ -696,7 +706,7 @@ impl Saga {
                 saga_id: self.saga_id.clone(),
             });
         }
-        let problems = def.problems(&format!("steps[{}]", self.definition.steps.len()));
+        let problems = def.problems_at(StepPath(self.definition.steps.len()));
         if !problems.is_empty() {
             return Err(super::model::DefinitionError { problems }.into());
         }

@@ -164,6 +164,12 @@ impl StepDefinition {
 
     /// Every problem with this step, located by `path` (e.g. `steps[2]`).
     pub fn problems(&self, path: &str) -> Vec<DefinitionProblem> {
+        self.problems_at(path)
+    }
+
+    /// [`StepDefinition::problems`] with a path that is only written out when there is a
+    /// problem (a valid step, the common case, allocates nothing).
+    pub(crate) fn problems_at(&self, path: impl fmt::Display) -> Vec<DefinitionProblem> {
         let mut out = Vec::new();
         let mut push = |field: &str, message: String| {
             out.push(DefinitionProblem::new(format!("{path}.{field}"), message));
@@ -190,6 +196,15 @@ impl StepDefinition {
             push("checkpoint_goal", m);
         }
         out
+    }
+}
+
+/// The path `steps[i]` of a step, written out only when a problem needs it.
+pub(crate) struct StepPath(pub(crate) usize);
+
+impl fmt::Display for StepPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "steps[{}]", self.0)
     }
 }
 
@@ -282,7 +297,7 @@ impl SagaDefinition {
                     format!("duplicate step id `{}`", s.step_id),
                 ));
             }
-            out.extend(s.problems(&format!("steps[{i}]")));
+            out.extend(s.problems_at(StepPath(i)));
         }
         if let Some(t) = self.timeout
             && let Err(m) = check_range(t, MIN_SAGA_TIMEOUT, MAX_SAGA_TIMEOUT)
@@ -388,10 +403,15 @@ pub fn check_api(api: &str) -> Result<(), String> {
     if api.is_empty() {
         return Err("must not be empty".into());
     }
-    let lower = api.get(..8).unwrap_or(api).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
+    // Case-insensitive scheme test on the bytes (no lowercased copy).
+    let has_prefix = |p: &str| {
+        api.as_bytes()
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    let rest = if has_prefix("https://") {
         api.get(8..)
-    } else if lower.starts_with("http://") {
+    } else if has_prefix("http://") {
         api.get(7..)
     } else {
         None
@@ -422,9 +442,12 @@ pub fn check_api(api: &str) -> Result<(), String> {
     if api.len() > MAX_TEXT_LEN {
         return Err(format!("api name is longer than {MAX_TEXT_LEN} bytes"));
     }
-    let mut chars = api.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
+    // Every allowed character is ASCII, so testing bytes gives the same answer as testing
+    // characters (a byte of a multi-byte character is never ASCII).
+    let mut bytes = api.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let rest_ok =
+        bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'));
     if first_ok && rest_ok {
         Ok(())
     } else {
@@ -544,5 +567,33 @@ mod tests {
                 .to_string()
                 .starts_with("invalid saga definition: name")
         );
+    }
+
+    #[test]
+    fn check_api_accepts_urls_and_names_and_refuses_the_rest() {
+        for ok in [
+            "http://h",
+            "HTTPS://h:8080/x?y",
+            "HtTp://h/é",
+            "api.0",
+            "a_b-c.d:e/f",
+            "Z",
+        ] {
+            assert_eq!(check_api(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "must not be empty"),
+            ("ftp://x", "is not an http(s) url"),
+            ("https://u:p@h", "embeds credentials"),
+            ("https://:80/x", "has no host"),
+            ("http://h x", "contains whitespace"),
+            ("9lives", "neither an http(s) url nor an api name"),
+            ("api é", "neither an http(s) url nor an api name"),
+            ("apié", "neither an http(s) url nor an api name"),
+            ("éapi", "neither an http(s) url nor an api name"),
+        ] {
+            let e = check_api(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::saga::state::{Phase, SagaState, StepState};
 use crate::time::Timestamp;
 
 /// A unit of sequential progress.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Stage {
     /// One step, by index.
     Single(usize),
@@ -148,9 +148,20 @@ impl Saga {
         now: Timestamp,
         out: &mut Vec<SagaCommand>,
     ) -> Result<(), SagaError> {
-        let stages = self.stages();
-        while let Some(stage) = stages.get(self.cursor) {
-            match stage {
+        // Without fan-out groups every step is its own stage, so the stage list (a map and a
+        // vector built from the definition) is only needed when there are groups.
+        let stages = if self.definition.fan_outs.is_empty() {
+            None
+        } else {
+            Some(self.stages())
+        };
+        let n = self.definition.steps.len();
+        let stage_at = |k: usize| match &stages {
+            None => (k < n).then_some(Stage::Single(k)),
+            Some(list) => list.get(k).cloned(),
+        };
+        while let Some(stage) = stage_at(self.cursor) {
+            match &stage {
                 Stage::Single(i) => match self.step_state(*i) {
                     StepState::Pending => return self.start_attempt(*i, Phase::Execute, now, out),
                     StepState::Committed | StepState::Skipped => self.cursor += 1,

@@ -165,13 +165,16 @@ impl StepRuntime {
 /// different (saga, step) pairs can never share a key. Identical on every retry.
 pub fn idempotency_key(saga_id: &SagaId, step_id: &StepId, phase: Phase) -> String {
     fn push_escaped(out: &mut String, s: &str) {
-        for c in s.chars() {
-            match c {
-                '%' => out.push_str("%25"),
-                '/' => out.push_str("%2F"),
-                c => out.push(c),
-            }
+        // Copies the runs between `%` and `/` whole (both are ASCII, so every split is on a
+        // character boundary) instead of pushing character by character.
+        let mut rest = s;
+        while let Some(i) = rest.bytes().position(|b| b == b'%' || b == b'/') {
+            let (run, tail) = rest.split_at(i);
+            out.push_str(run);
+            out.push_str(if tail.starts_with('%') { "%25" } else { "%2F" });
+            rest = tail.get(1..).unwrap_or_default();
         }
+        out.push_str(rest);
     }
     let (saga, step) = (saga_id.as_str(), step_id.as_str());
     let mut key = String::with_capacity(saga.len() + step.len() + 12);

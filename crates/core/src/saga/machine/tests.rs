@@ -1008,6 +1008,12 @@ fn idempotency_keys_never_collide_across_sagas() {
     let b = idempotency_key(&SagaId::new("a").unwrap(), &sid("b/c"), Phase::Execute);
     assert_ne!(a, b);
     assert_eq!(a, "a%2Fb/c/execute");
+    let c = idempotency_key(
+        &SagaId::new("%é/%/x").unwrap(),
+        &sid("/s%"),
+        Phase::Compensate,
+    );
+    assert_eq!(c, "%25é%2F%25%2Fx/%2Fs%25/undo");
 }
 
 #[test]
