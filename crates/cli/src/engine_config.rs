@@ -16,7 +16,7 @@
 //! max_total_bytes = 67108864
 //! max_files = 10000
 //! max_audit_leaves = 1048576    # capacity of each new session's audit log
-//! max_hypervisor_log_leaves = 16777216  # capacity of the hypervisor log (one entry per session)
+//! max_hypervisor_log_leaves = 1048576  # capacity of the hypervisor log (one entry per session)
 //!
 //! [engine.rate_limits]          # per ring: calls per second and burst
 //! ring2 = { rate_per_sec = 20, burst = 40 }

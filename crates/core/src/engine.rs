@@ -98,7 +98,8 @@ pub struct EngineConfig {
     /// Capacity of the hypervisor log (one entry per terminated session and per configuration
     /// change), in entries. Unlike a session's log it lives as long as the deployment, so a
     /// reconfiguration may raise it (and lower it, down to what it must still hold); when it is
-    /// nearly full, new sessions are refused until it is raised.
+    /// nearly full, new sessions are refused until it is raised. All its entries stay in memory
+    /// (about 0.4 KiB each), because every export bundle carries the whole log.
     pub max_hypervisor_log_leaves: u64,
 }
 
@@ -122,9 +123,9 @@ impl Default for EngineConfig {
     }
 }
 
-/// Default capacity of the hypervisor log: 2^24 ≈ 16.7 million session roots (512 MiB of leaf
-/// hashes when full; memory grows only as sessions terminate).
-pub const DEFAULT_MAX_HYPERVISOR_LOG_LEAVES: u64 = 1 << 24;
+/// Default capacity of the hypervisor log: 2^20 ≈ 1 million session roots (about 0.4 GiB of
+/// entries and hashes when full; memory grows only as sessions terminate).
+pub const DEFAULT_MAX_HYPERVISOR_LOG_LEAVES: u64 = 1 << 20;
 
 /// Per-command context: the time, the id generator, and what the command produced besides its
 /// reply.
@@ -216,11 +217,7 @@ impl Engine {
         Ok(Engine {
             breach: BreachDetector::new(config.breaker),
             limiter: RateLimiter::new(config.rate),
-            hv_log: AuditTrail::with_max_leaves(
-                "hypervisor",
-                config.max_audit_entries,
-                config.max_hypervisor_log_leaves,
-            ),
+            hv_log: AuditTrail::keeping_all("hypervisor", config.max_hypervisor_log_leaves),
             config,
             sessions: BTreeMap::new(),
             session_order: VecDeque::new(),

@@ -113,8 +113,8 @@ impl Engine {
         }
     }
 
-    /// One more hypervisor-log entry (a new session's eventual root, or a configuration
-    /// change) fits only if the roots of every session held still fit after it.
+    /// A new session's eventual root fits in the hypervisor log only if the roots of every
+    /// session held still fit after it.
     fn check_hypervisor_log_room(&self) -> Result<()> {
         let held = self.sessions.len() as u64;
         if self.hv_log.room() > held {

@@ -40,14 +40,15 @@ impl Engine {
             return Ok(Reply::Done);
         }
         self.check_hypervisor_log_capacity(config.max_hypervisor_log_leaves)?;
+        // The two fallible steps first, so a refusal changes nothing.
         self.vouches
             .set_policy(config.vouch.clone())
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.hv_log
+            .set_capacity_keeping_all(config.max_hypervisor_log_leaves)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         self.limiter.set_policies(config.rate);
         self.breach.set_policy(config.breaker);
-        self.hv_log
-            .set_capacity(config.max_hypervisor_log_leaves)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let detail = crate::detail! {
             "changed": changed.as_slice(),
             "config": serde_json::to_value(&config).unwrap_or(Value::Null),
@@ -66,9 +67,7 @@ impl Engine {
         ctx.emit(Event::new(EventType::HypervisorConfigured, ctx.now).payload(detail));
         Ok(Reply::Done)
     }
-}
 
-impl Engine {
     /// A new hypervisor-log capacity must hold what is there, the root of every session held
     /// (each commits one when it terminates) and the entry recording this change.
     fn check_hypervisor_log_capacity(&self, max: u64) -> Result<()> {

@@ -17,6 +17,11 @@ use crate::audit::log::{DEFAULT_MAX_LEAVES, LogError, MerkleLog};
 use crate::id::{AgentDid, SessionId};
 use crate::time::Timestamp;
 
+/// `max_leaves` as an in-memory entry count.
+fn entries_for(max_leaves: u64) -> usize {
+    usize::try_from(max_leaves).unwrap_or(usize::MAX)
+}
+
 /// Largest scratch buffer kept between appends, in bytes (a huge entry does not pin memory).
 const SCRATCH_KEEP: usize = 16 * 1024;
 
@@ -123,10 +128,18 @@ impl AuditTrail {
         self.log.max_leaves()
     }
 
-    /// Changes how many entries the trail accepts in all; refused (and nothing changed) below
-    /// the entries it holds.
-    pub fn set_capacity(&mut self, max_leaves: u64) -> Result<(), LogError> {
-        self.log.set_max_leaves(max_leaves)
+    /// A trail that keeps every one of its at most `max_leaves` entries in memory: the
+    /// hypervisor log, which every export bundle carries whole.
+    pub fn keeping_all(log_id: &str, max_leaves: u64) -> Self {
+        Self::with_max_leaves(log_id, entries_for(max_leaves), max_leaves)
+    }
+
+    /// Changes how many entries a trail made by [`AuditTrail::keeping_all`] accepts, still
+    /// keeping all of them; refused (and nothing changed) below the entries it holds.
+    pub fn set_capacity_keeping_all(&mut self, max_leaves: u64) -> Result<(), LogError> {
+        self.log.set_max_leaves(max_leaves)?;
+        self.max_entries = self.max_entries.max(entries_for(max_leaves));
+        Ok(())
     }
 
     /// How many more entries the trail accepts before it is full.

@@ -264,7 +264,7 @@ async fn metrics_need_admin_unless_public_and_cors_is_off_by_default() {
             "ahv_sagas{state=",
             "ahv_audit_appends_total",
             "ahv_audit_hypervisor_log_entries 0",
-            "ahv_audit_hypervisor_log_capacity 16777216",
+            "ahv_audit_hypervisor_log_capacity 1048576",
             "ahv_events_total",
             "ahv_command_seconds_count",
         ],

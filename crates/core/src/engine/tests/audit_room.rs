@@ -230,3 +230,45 @@ fn without_counters(mut v: serde_json::Value) -> serde_json::Value {
     }
     v
 }
+
+#[test]
+fn the_hypervisor_log_keeps_every_entry_in_memory_for_exports() {
+    // Session logs keep only two entries in memory; the hypervisor log keeps all of its own.
+    let config = EngineConfig {
+        max_audit_entries: 2,
+        max_hypervisor_log_leaves: 16,
+        ..EngineConfig::default()
+    };
+    let mut w = World::with_config(config.clone());
+    let terminate_one = |w: &mut World| {
+        let Ok(Reply::Session(v)) = create_session(w) else {
+            panic!("session refused");
+        };
+        w.ok(
+            &admin(),
+            Command::Terminate {
+                session_id: v.session_id,
+            },
+        );
+    };
+    for _ in 0..5 {
+        terminate_one(&mut w);
+    }
+    assert_eq!(
+        (w.engine.hv_log.len(), w.engine.hv_log.first_held()),
+        (5, 0)
+    );
+    let raised = EngineConfig {
+        max_hypervisor_log_leaves: 32,
+        ..config
+    };
+    assert!(matches!(configure(&mut w, raised), Ok(Reply::Done)));
+    for _ in 0..8 {
+        terminate_one(&mut w);
+    }
+    assert_eq!(
+        (w.engine.hv_log.len(), w.engine.hv_log.first_held()),
+        (14, 0)
+    );
+    w.assert_replays();
+}
