@@ -6,11 +6,14 @@
 //! Input handlers live here; the progress loop (stages, fan-out resolution, compensation)
 //! lives in `machine/drive.rs`, per-step bookkeeping in `machine/step.rs`.
 //!
-//! A refused input never leaves a half-applied change: every input handler checks everything
-//! that can refuse the input before it changes the saga, and the progress loop only makes
-//! transitions that its own guards make valid. [`Saga::handle`] therefore works in place, with
-//! no copy of the saga per input (the property test
-//! `arbitrary_inputs_never_panic_and_refusals_change_nothing` holds it to this).
+//! A refused input never leaves a half-applied change: [`Saga::handle`] applies it to a copy
+//! that replaces the saga only on success. Input handlers also check everything that can refuse
+//! the input before they change anything, but the progress loop's transitions are guarded by
+//! checks that return errors, and an error there after a change would otherwise leave the live
+//! saga different from the one a replay of the command log rebuilds (a refused command is not
+//! logged). The copy is cheap: the definition is shared, so it copies the step runtimes only
+//! (the property test `arbitrary_inputs_never_panic_and_refusals_change_nothing` holds the
+//! whole to this).
 
 mod drive;
 mod step;
@@ -79,7 +82,8 @@ pub struct FanOutResolution {
 pub struct Saga {
     saga_id: SagaId,
     session_id: SessionId,
-    /// Shared, so that cloning a saga costs a reference count, not a copy of every step.
+    /// Shared, so that [`Saga::handle`]'s copy-then-commit costs a reference count, not a
+    /// copy of every step definition.
     definition: Arc<SagaDefinition>,
     mode: SagaMode,
     state: SagaState,
@@ -226,13 +230,14 @@ impl Saga {
         input: SagaInput,
         now: Timestamp,
     ) -> Result<Vec<SagaCommand>, SagaError> {
-        // INVARIANT: `apply` returns every refusal before its first change to `self`, and
-        // `drive` cannot fail (each transition it makes is guarded by the state it comes from),
-        // so working in place keeps a refused input from changing anything.
+        // Copy-then-commit: `drive` is expected never to fail, but if one of its guards ever
+        // trips, the saga must stay exactly as a replay will rebuild it.
+        let mut next = self.clone();
         // Nearly every accepted input yields a command; four is what the first push reserves.
         let mut out = Vec::with_capacity(4);
-        self.apply(input, now, &mut out)?;
-        self.drive(now, &mut out)?;
+        next.apply(input, now, &mut out)?;
+        next.drive(now, &mut out)?;
+        *self = next;
         Ok(out)
     }
 
