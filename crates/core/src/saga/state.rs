@@ -374,4 +374,27 @@ mod tests {
         assert!(cut.chars().all(|c| c == 'é'));
         assert_eq!(bounded_message("short"), "short");
     }
+
+    #[test]
+    fn names_are_the_serde_form() {
+        for s in StepState::ALL {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.name())
+            );
+        }
+        for s in [
+            SagaState::Running,
+            SagaState::Compensating,
+            SagaState::Completed,
+            SagaState::Compensated,
+            SagaState::Failed,
+            SagaState::Escalated,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.name())
+            );
+        }
+    }
 }
