@@ -138,6 +138,10 @@ pub struct ExportArgs {
     /// Where to write the bundle.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Also include the whole hypervisor log (admin token only: it names every session's
+    /// participants); without it a terminated session is anchored by its one entry there.
+    #[arg(long)]
+    pub hypervisor_log: bool,
 }
 
 /// `ahv saga …`.

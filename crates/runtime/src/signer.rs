@@ -2,7 +2,9 @@
 //! batch (off the request path), and builds audit bundles a third party verifies with the
 //! public key alone.
 
-use ahv_core::audit::bundle::{AuditBundle, ConsistencyExport, LogExport, log_origin};
+use ahv_core::audit::bundle::{
+    AnchorExport, AuditBundle, ConsistencyExport, LogExport, log_origin,
+};
 use ahv_core::audit::checkpoint::Checkpoint;
 use ahv_core::audit::digest::Digest32;
 use ahv_core::audit::note::NoteVerifier;
@@ -10,8 +12,7 @@ use ahv_core::engine::{AuditTrail, Engine, EngineError};
 use ahv_core::id::SessionId;
 use ed25519_dalek::SigningKey;
 
-/// Log id of the hypervisor-wide log in bundles and checkpoint origins.
-pub const HYPERVISOR_LOG: &str = "hypervisor";
+pub use ahv_core::audit::bundle::HYPERVISOR_LOG;
 
 /// Signs checkpoints and exports.
 pub struct Signer {
@@ -72,14 +73,19 @@ impl Signer {
             .map_err(|e| e.to_string())
     }
 
-    /// Exports the hypervisor log and the given sessions' logs as a verifiable bundle, with a
-    /// consistency proof from the last recorded checkpoint of the hypervisor log when there is
-    /// one, and inclusion proofs for the requested entries of the sessions.
+    /// Exports the given sessions' logs as a verifiable bundle, with inclusion proofs for the
+    /// requested entries, and an anchor for each terminated session: the hypervisor-log entry
+    /// that committed its root, proven against a fresh signed checkpoint of the hypervisor log.
+    ///
+    /// With `whole_hypervisor_log` the hypervisor log itself is included too (it names every
+    /// session's participants, so only an operator should ask), with a consistency proof from
+    /// its last recorded checkpoint when there is one.
     pub fn export(
         &self,
         engine: &Engine,
         sessions: &[SessionId],
         prove: &[u64],
+        whole_hypervisor_log: bool,
     ) -> Result<AuditBundle, EngineError> {
         let bad = |e: ahv_core::audit::bundle::BundleError| {
             EngineError::Conflict(format!("cannot build bundle: {e}"))
@@ -88,21 +94,59 @@ impl Signer {
             .map_err(|e| EngineError::Conflict(e.to_string()))?;
         let mut bundle = AuditBundle::new(&self.origin, &verifier).map_err(bad)?;
         let hv = engine.hypervisor_log();
-        bundle
-            .logs
-            .push(self.export_trail(hv, HYPERVISOR_LOG, &[])?);
-        if let Some((_, note)) = engine.signed_checkpoints().last()
-            && let Ok(c) = ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves())
-        {
-            bundle.consistency.push(c);
+        if whole_hypervisor_log {
+            bundle
+                .logs
+                .push(self.export_trail(hv, HYPERVISOR_LOG, &[])?);
+            if let Some((_, note)) = engine.signed_checkpoints().last()
+                && let Ok(c) = ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves())
+            {
+                bundle.consistency.push(c);
+            }
         }
+        let mut hv_checkpoint = None;
         for s in sessions {
             let trail = engine.audit_trail(s)?;
             bundle
                 .logs
                 .push(self.export_trail(trail, s.as_str(), prove)?);
+            if let Some(index) = engine.books().slot(s)?.hv_index {
+                let checkpoint = match &hv_checkpoint {
+                    Some(c) => c,
+                    None => hv_checkpoint.insert(
+                        self.sign_hypervisor(hv.len(), hv.root())
+                            .map_err(EngineError::Conflict)?,
+                    ),
+                };
+                bundle.anchors.push(Self::anchor(hv, s, index, checkpoint)?);
+            }
         }
         Ok(bundle)
+    }
+
+    /// The anchor of session `s`, committed at `index` of the hypervisor log `hv`.
+    fn anchor(
+        hv: &AuditTrail,
+        s: &SessionId,
+        index: u64,
+        checkpoint: &str,
+    ) -> Result<AnchorExport, EngineError> {
+        let cannot =
+            |why: String| EngineError::Conflict(format!("cannot anchor the log of `{s}`: {why}"));
+        let entry = hv
+            .entry(index)
+            .cloned()
+            .ok_or_else(|| cannot(format!("hypervisor entry {index} is not held")))?;
+        let proof = hv
+            .log()
+            .inclusion_proof(index, hv.len())
+            .map_err(|e| cannot(e.to_string()))?;
+        Ok(AnchorExport::new(
+            s.as_str(),
+            entry,
+            proof,
+            checkpoint.to_owned(),
+        ))
     }
 
     fn export_trail(

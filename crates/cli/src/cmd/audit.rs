@@ -109,13 +109,26 @@ fn print_report(style: &Style, place: &str, bundle: &AuditBundle, r: &VerifyRepo
             "consistency proofs",
             format!("{} verified", r.consistency_proofs),
         ),
+        (
+            "anchors",
+            format!(
+                "{} session logs proven committed by the signed hypervisor log",
+                r.anchors
+            ),
+        ),
     ];
     for (k, v) in rows {
         out::line(format!("  {}{v}", style.dim(&format!("{k:<20}"))));
     }
     for log in &bundle.logs {
+        let anchored = bundle
+            .anchors
+            .iter()
+            .find(|a| a.log_id == log.log_id)
+            .map(|a| format!(", root committed at hypervisor entry #{}", a.entry.seq))
+            .unwrap_or_default();
         out::line(format!(
-            "  {}{} entries, {} inclusion proofs",
+            "  {}{} entries, {} inclusion proofs{anchored}",
             style.dim(&format!("{:<20}", "log")),
             log.entries.len(),
             log.inclusion_proofs.len()

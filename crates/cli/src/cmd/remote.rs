@@ -136,12 +136,13 @@ pub fn status(args: &StatusArgs, settings: &Settings) -> Result<u8, CliError> {
     })
 }
 
-/// `ahv audit export`: fetches a signed bundle of a session's log (and the hypervisor log).
+/// `ahv audit export`: fetches a signed bundle of a session's log, anchored in the hypervisor
+/// log once the session ended (and, on request, the whole hypervisor log).
 pub fn export(args: &ExportArgs, settings: &Settings) -> Result<u8, CliError> {
     let client = Client::new(settings.server.as_deref(), args.token.as_deref());
     let sessions: Vec<&str> = args.session.iter().map(String::as_str).collect();
-    let bundle = runtime()?
-        .block_on(client.post_json("/api/v1/audit/export", &json!({ "session_ids": sessions })))?;
+    let body = json!({ "session_ids": sessions, "hypervisor_log": args.hypervisor_log });
+    let bundle = runtime()?.block_on(client.post_json("/api/v1/audit/export", &body))?;
     let text = serde_json::to_string_pretty(&bundle)
         .map_err(|e| CliError::usage(e.to_string(), "bundle"))?;
     match &args.out {

@@ -40,9 +40,25 @@ fn the_exported_bundle_verifies() {
         "signatures",
         "inclusion proofs",
         "consistency proofs",
+        "1 session logs proven committed",
+        "root committed at hypervisor entry #",
     ] {
         assert!(out.contains(what), "{what}: {out}");
     }
+}
+
+#[test]
+fn a_session_log_that_is_not_the_one_committed_is_rejected() {
+    // The anchor's hypervisor entry says which root was committed when the session ended;
+    // changing it breaks its inclusion in the signed hypervisor log.
+    let mut b = bundle_json();
+    let entry = &mut b["anchors"][0]["entry"];
+    let root = entry["detail"]["root"].as_str().unwrap().to_string();
+    entry["detail"]["root"] = Value::String(flip(&root, 0));
+    let path = write_json("tampered-anchor.json", &b);
+    let line = one_line_error(&ahv(&["audit", "verify", &path]), 1);
+    assert!(line.contains("anchor 0"), "{line}");
+    assert!(line.contains("not in the signed hypervisor log"), "{line}");
 }
 
 #[test]

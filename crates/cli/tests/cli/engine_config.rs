@@ -89,7 +89,8 @@ async fn the_engine_section_sets_rate_limits_and_a_restart_without_it_restores_t
     );
     // Both changes are in the hypervisor log: to the strict quota, then back to the defaults.
     let (st, bundle) = send(
-        http.post(format!("{}/api/v1/audit/export", server.base)),
+        http.post(format!("{}/api/v1/audit/export", server.base))
+            .json(&json!({ "hypervisor_log": true })),
         TOKEN,
     )
     .await;

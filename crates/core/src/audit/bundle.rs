@@ -3,8 +3,10 @@
 //! Why this exists: the reference offered no way for anyone outside the process to check its
 //! audit trail, and its own check was a no-op. An [`AuditBundle`] carries, for each log, the full
 //! entries, their leaf hashes, a signed checkpoint over the log, optional inclusion proofs, and
-//! optional consistency proofs from earlier signed checkpoints. [`verify_bundle`] recomputes
-//! everything and names the FIRST bad item.
+//! optional consistency proofs from earlier signed checkpoints. A terminated session's log also
+//! comes with an [`AnchorExport`]: the hypervisor-log entry that committed its root, proven
+//! against a signed checkpoint of the hypervisor log, so the hypervisor log itself need not be
+//! shipped. [`verify_bundle`] recomputes everything and names the FIRST bad item.
 //!
 //! # How a verifier can honestly name the first tampered entry
 //!
@@ -29,7 +31,10 @@
 //!    hash and checkpoint counts agree; the leaf hashes give the signed root; each entry's hash
 //!    equals its signed leaf hash and its `seq` equals its index; each inclusion proof verifies;
 //! 3. each consistency item: an earlier checkpoint of a bundled log, signed by the same key,
-//!    with a proof that the bundled log extends it.
+//!    with a proof that the bundled log extends it;
+//! 4. each anchor: a bundled session log; a signed checkpoint of the hypervisor log; the
+//!    anchoring entry's inclusion in it; that entry commits this session's root, and that root
+//!    is the root of the bundled log's first `tree_size` entries.
 //!
 //! Trust: [`verify_bundle`] uses the key inside the bundle, so it proves the bundle is
 //! internally consistent and signed by *that* key; a verifier must obtain the operator's key out
@@ -44,8 +49,19 @@ use crate::audit::entry::AuditEntry;
 use crate::audit::merkle::{self, ProofError};
 use crate::audit::note::{NoteError, NoteVerifier, SignedNote};
 
-/// The bundle format version this code writes and reads.
-pub const BUNDLE_VERSION: u32 = 1;
+mod anchor;
+
+pub use anchor::{AnchorExport, SESSION_ROOT_KIND};
+use anchor::{CheckedLog, verify_anchor};
+
+/// The bundle format version this code writes. Version 2 added anchors.
+pub const BUNDLE_VERSION: u32 = 2;
+
+/// The oldest bundle version this code still verifies (version 1 has no anchors).
+pub const OLDEST_READABLE_BUNDLE_VERSION: u32 = 1;
+
+/// Log id of the hypervisor-wide log in bundles and checkpoint origins.
+pub const HYPERVISOR_LOG: &str = "hypervisor";
 
 /// A self-contained, offline-verifiable export of one or more audit logs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +78,9 @@ pub struct AuditBundle {
     /// Proofs that bundled logs extend earlier published checkpoints.
     #[serde(default)]
     pub consistency: Vec<ConsistencyExport>,
+    /// Proofs that bundled session logs are the ones the hypervisor log committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<AnchorExport>,
 }
 
 /// One log: its entries, their signed leaf hashes and a signed checkpoint over them.
@@ -113,13 +132,19 @@ pub struct VerifyReport {
     pub inclusion_proofs: usize,
     /// Consistency proofs verified.
     pub consistency_proofs: usize,
+    /// Session logs proven committed by the hypervisor log.
+    #[serde(default)]
+    pub anchors: usize,
 }
 
 /// The first problem found in a bundle (or while building one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
-    /// The bundle's version is not [`BUNDLE_VERSION`].
-    #[error("bundle version {found} is not supported; expected {BUNDLE_VERSION}")]
+    /// The bundle's version is not between [`OLDEST_READABLE_BUNDLE_VERSION`] and
+    /// [`BUNDLE_VERSION`].
+    #[error(
+        "bundle version {found} is not supported; expected {OLDEST_READABLE_BUNDLE_VERSION} to {BUNDLE_VERSION}"
+    )]
     UnsupportedVersion {
         /// The version found.
         found: u32,
@@ -258,6 +283,16 @@ pub enum BundleError {
         /// Why.
         source: ProofError,
     },
+    /// An anchor does not prove that the hypervisor log committed its session log.
+    #[error("anchor {item} (log `{log_id}`) is invalid: {why}")]
+    BadAnchor {
+        /// 0-based position in `anchors`.
+        item: usize,
+        /// The session log it names.
+        log_id: String,
+        /// Why.
+        why: String,
+    },
 }
 
 /// The checkpoint origin of log `log_id` under the operator `origin`: `<origin>/<log id>`.
@@ -290,6 +325,7 @@ impl AuditBundle {
             public_key: signer.to_vkey(),
             logs: Vec::new(),
             consistency: Vec::new(),
+            anchors: Vec::new(),
         })
     }
 }
@@ -368,11 +404,7 @@ impl ConsistencyExport {
 
 /// Verifies a bundle with the key it carries (see the module docs for what that proves).
 pub fn verify_bundle(bundle: &AuditBundle) -> Result<VerifyReport, BundleError> {
-    if bundle.version != BUNDLE_VERSION {
-        return Err(BundleError::UnsupportedVersion {
-            found: bundle.version,
-        });
-    }
+    check_version(bundle)?;
     let verifier = NoteVerifier::parse(&bundle.public_key).map_err(BundleError::BadPublicKey)?;
     verify_inner(bundle, &verifier)
 }
@@ -382,11 +414,7 @@ pub fn verify_bundle_with_key(
     bundle: &AuditBundle,
     trusted: &NoteVerifier,
 ) -> Result<VerifyReport, BundleError> {
-    if bundle.version != BUNDLE_VERSION {
-        return Err(BundleError::UnsupportedVersion {
-            found: bundle.version,
-        });
-    }
+    check_version(bundle)?;
     let bundled = NoteVerifier::parse(&bundle.public_key).map_err(BundleError::BadPublicKey)?;
     if bundled != *trusted {
         return Err(BundleError::UntrustedKey {
@@ -394,6 +422,16 @@ pub fn verify_bundle_with_key(
         });
     }
     verify_inner(bundle, trusted)
+}
+
+fn check_version(bundle: &AuditBundle) -> Result<(), BundleError> {
+    if (OLDEST_READABLE_BUNDLE_VERSION..=BUNDLE_VERSION).contains(&bundle.version) {
+        Ok(())
+    } else {
+        Err(BundleError::UnsupportedVersion {
+            found: bundle.version,
+        })
+    }
 }
 
 fn verify_inner(
@@ -441,6 +479,19 @@ fn verify_inner(
             },
         )?;
         report.consistency_proofs += 1;
+    }
+    let checked: Vec<CheckedLog<'_>> = bundle
+        .logs
+        .iter()
+        .map(|l| CheckedLog {
+            log_id: &l.log_id,
+            leaf_hashes: &l.leaf_hashes,
+        })
+        .collect();
+    for (item, a) in bundle.anchors.iter().enumerate() {
+        verify_anchor(&bundle.origin, item, a, &checked, verifier)?;
+        report.signatures += 1;
+        report.anchors += 1;
     }
     Ok(report)
 }

@@ -628,7 +628,7 @@ impl Engine {
                 now,
                 Some(session_id),
                 None,
-                "session.root",
+                crate::audit::bundle::SESSION_ROOT_KIND,
                 Decision::Allowed,
                 "session audit root committed",
                 crate::detail! { "participants": members, "root": root_hex, "tree_size": size },

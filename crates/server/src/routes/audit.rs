@@ -182,9 +182,15 @@ pub(crate) struct ExportBody {
     /// Entry indexes to include inclusion proofs for.
     #[serde(default)]
     prove: Vec<u64>,
+    /// Also include the whole hypervisor log (admin only: it names every session's
+    /// participants). Without it, each terminated session is anchored by the one
+    /// hypervisor-log entry that committed its root.
+    #[serde(default)]
+    hypervisor_log: bool,
 }
 
-/// A signed, self-contained audit bundle of the hypervisor log and the given sessions' logs.
+/// A signed, self-contained audit bundle of the given sessions' logs, each terminated one
+/// anchored in the hypervisor log, and on an admin's request the whole hypervisor log.
 #[utoipa::path(post, path = "/api/v1/audit/export", tag = "audit", request_body = Option<ExportBody>,
     responses((status = 200, body = Value), (status = 403, body = crate::error::ErrorBody)))]
 async fn export(
@@ -192,10 +198,18 @@ async fn export(
     p: Principal,
     ApiOptJson(b): ApiOptJson<ExportBody>,
 ) -> ApiResult<Json<Value>> {
+    if b.hypervisor_log {
+        AppState::require_admin(
+            &p,
+            "export the hypervisor log (it names every session's participants)",
+        )?;
+    }
     for sid in &b.session_ids {
         s.require_session(&p, sid)?;
     }
-    let bundle =
-        s.hv.read(|e| s.hv.signer().export(e, &b.session_ids, &b.prove))??;
+    let bundle = s.hv.read(|e| {
+        s.hv.signer()
+            .export(e, &b.session_ids, &b.prove, b.hypervisor_log)
+    })??;
     ok(to_json(&bundle)?)
 }

@@ -100,13 +100,27 @@ async fn exported_bundle_verifies_offline() {
     assert_eq!(r.status, 200);
     let r = post(&fx.app, "/api/v1/admin/checkpoint", Some(ADMIN), None).await;
     assert_eq!(r.body["signed"], true);
+    // By default: the two session logs, the ended one anchored in the hypervisor log.
     let body = json!({"session_ids":[fx.sid, fx.other],"prove":[0, 1]});
     let r = post(&fx.app, "/api/v1/audit/export", Some(ADMIN), body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let bundle: AuditBundle = serde_json::from_value(r.body).unwrap();
     let report = verify_bundle(&bundle).unwrap();
-    assert_eq!(report.logs, 3);
+    assert_eq!((report.logs, report.anchors), (2, 1));
     assert!(report.inclusion_proofs >= 2);
+    assert!(bundle.logs.iter().all(|l| l.log_id != "hypervisor"));
+    assert_eq!(bundle.anchors[0].log_id, fx.other.as_str());
+    // An admin may ask for the whole hypervisor log too, proven consistent with the last
+    // signed checkpoint.
+    let body = json!({"session_ids":[fx.other],"hypervisor_log":true});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(ADMIN), body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let whole: AuditBundle = serde_json::from_value(r.body).unwrap();
+    let report = verify_bundle(&whole).unwrap();
+    assert_eq!(
+        (report.logs, report.anchors, report.consistency_proofs),
+        (2, 1, 1)
+    );
     let key = get(&fx.app, "/api/v1/audit/public-key", Some(&fx.alpha)).await;
     assert_eq!(key.body["vkey"].as_str(), Some(bundle.public_key.as_str()));
     // Proof endpoints agree with each other.
@@ -118,6 +132,42 @@ async fn exported_bundle_verifies_offline() {
     let consistency = format!("{audit}/consistency?old=5&new=2");
     let bad = get(&fx.app, &consistency, Some(&fx.alpha)).await;
     assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn an_agent_bundle_shows_no_other_session_and_the_hypervisor_log_is_admin_only() {
+    let fx = fixture().await;
+    for sid in [&fx.other, &fx.sid] {
+        let r = post(
+            &fx.app,
+            &format!("/api/v1/sessions/{sid}/terminate"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Alpha's own ended session exports and verifies, anchored in the hypervisor log, and
+    // nothing in it names mallory's session or mallory.
+    let body = json!({"session_ids":[fx.sid]});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(&fx.alpha), body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = r.body.to_string();
+    assert!(!text.contains("did:mesh:mallory") && !text.contains(fx.other.as_str()));
+    let bundle: AuditBundle = serde_json::from_value(r.body).unwrap();
+    assert_eq!(verify_bundle(&bundle).unwrap().anchors, 1);
+    // The whole hypervisor log names every session's participants: admin only.
+    let body = json!({"session_ids":[fx.sid],"hypervisor_log":true});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(&fx.alpha), body).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hypervisor log"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]

@@ -147,7 +147,7 @@ pub(crate) async fn seal(w: &mut World) -> Result<AuditBundle, String> {
     let bundle =
         w.hv.read(|e| {
             w.hv.signer()
-                .export(e, std::slice::from_ref(&sid), &[index])
+                .export(e, std::slice::from_ref(&sid), &[index], false)
         })
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
@@ -196,12 +196,13 @@ pub(crate) async fn seal(w: &mut World) -> Result<AuditBundle, String> {
     w.n.kv(
         "audit bundle",
         format!(
-            "{} logs, {} entries, {} signatures, {} inclusion and {} consistency proofs verified",
+            "{} logs, {} entries, {} signatures, {} inclusion and {} consistency proofs, {} anchors verified",
             report.logs,
             report.entries,
             report.signatures,
             report.inclusion_proofs,
-            report.consistency_proofs
+            report.consistency_proofs,
+            report.anchors
         ),
     );
     w.n.event(

@@ -82,6 +82,7 @@ fn untouched_bundle_verifies_with_full_report() {
             signatures: 3,
             inclusion_proofs: 4,
             consistency_proofs: 1,
+            anchors: 0,
         }
     );
     assert_eq!(verify_bundle_with_key(&b, &verifier()).unwrap(), report);
@@ -313,11 +314,15 @@ fn a_bundle_resigned_with_another_key_fails_against_the_trusted_key() {
 #[test]
 fn header_problems_are_reported_first() {
     let mut b = bundle();
-    b.version = 2;
+    b.version = 3;
     assert_eq!(
         verify_bundle(&b).unwrap_err().to_string(),
-        "bundle version 2 is not supported; expected 1"
+        "bundle version 3 is not supported; expected 1 to 2"
     );
+    // Version 1 (before anchors) still verifies.
+    let mut b = bundle();
+    b.version = 1;
+    assert!(verify_bundle(&b).is_ok());
     let mut b = bundle();
     b.public_key = "garbage".into();
     assert!(matches!(
@@ -363,4 +368,169 @@ fn building_refuses_bad_input() {
         AuditBundle::new("bad origin", &verifier()),
         Err(BundleError::BadOrigin(_))
     ));
+}
+
+/// The hypervisor log of [`anchored_bundle`]: four ordinary entries, then (at index 4) the
+/// commitment of `session`'s root.
+fn hypervisor_log(session: &LogExport) -> LogExport {
+    let other = |n: u64, from: u64| {
+        entries(n, None).into_iter().map(move |mut e| {
+            e.seq += from;
+            e.reason = format!("hv reason {}", e.seq);
+            e
+        })
+    };
+    let mut hv: Vec<AuditEntry> = other(4, 0).collect();
+    hv.push(AuditEntry {
+        seq: 4,
+        at: Timestamp::from_secs(1_800_000_100),
+        session_id: Some(SessionId::new(SESSION).unwrap()),
+        agent_did: None,
+        kind: SESSION_ROOT_KIND.into(),
+        decision: Decision::Allowed,
+        reason: "session audit root committed".into(),
+        detail: json!({
+            "participants": ["did:mesh:agent0"],
+            "root": merkle::root(&session.leaf_hashes).to_hex(),
+            "tree_size": session.leaf_hashes.len(),
+        })
+        .into(),
+    });
+    hv.extend(other(3, 5));
+    LogExport::build(ORIGIN, HYPERVISOR_LOG, hv, &key(), KEY_NAME, &[]).unwrap()
+}
+
+/// What the server exports by default: a terminated session's log and its anchor in the
+/// hypervisor log, without the hypervisor log.
+fn anchored_bundle() -> AuditBundle {
+    let mut b = AuditBundle::new(ORIGIN, &verifier()).unwrap();
+    let s = LogExport::build(
+        ORIGIN,
+        SESSION,
+        entries(9, Some(SESSION)),
+        &key(),
+        KEY_NAME,
+        &[],
+    )
+    .unwrap();
+    let hv = hypervisor_log(&s);
+    let proof = merkle::inclusion_proof(&hv.leaf_hashes, 4).unwrap();
+    b.anchors = vec![AnchorExport::new(
+        SESSION,
+        hv.entries[4].clone(),
+        proof,
+        hv.checkpoint,
+    )];
+    b.logs = vec![s];
+    b
+}
+
+fn anchor_error(b: &AuditBundle) -> String {
+    match verify_bundle(b) {
+        Err(e @ BundleError::BadAnchor { .. }) => e.to_string(),
+        other => panic!("expected a bad anchor, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_anchored_session_log_verifies_without_the_hypervisor_log() {
+    let b = anchored_bundle();
+    let report = verify_bundle(&b).unwrap();
+    assert_eq!((report.logs, report.anchors, report.signatures), (1, 1, 2));
+    // It round-trips as JSON, and the hypervisor log's other entries are not in it.
+    let text = serde_json::to_string(&b).unwrap();
+    assert!(!text.contains("hv reason"));
+    let back: AuditBundle = serde_json::from_str(&text).unwrap();
+    assert_eq!(verify_bundle(&back).unwrap(), report);
+}
+
+#[test]
+fn an_anchor_must_name_a_bundled_session_log() {
+    let mut b = anchored_bundle();
+    b.anchors[0].log_id = "session:other".into();
+    assert!(anchor_error(&b).contains("names no bundled session log"));
+    let mut b = anchored_bundle();
+    b.logs.clear();
+    assert!(anchor_error(&b).contains("names no bundled session log"));
+}
+
+#[test]
+fn a_tampered_anchor_entry_or_proof_is_not_in_the_signed_hypervisor_log() {
+    let mut b = anchored_bundle();
+    b.anchors[0].entry.detail = json!({"root": "00", "tree_size": 9}).into();
+    assert!(anchor_error(&b).contains("is not in the signed hypervisor log"));
+    let mut b = anchored_bundle();
+    b.anchors[0].proof[0] = Digest32::from_bytes([7; 32]);
+    assert!(anchor_error(&b).contains("is not in the signed hypervisor log"));
+}
+
+#[test]
+fn an_anchor_needs_a_signed_checkpoint_of_the_hypervisor_log() {
+    let mut b = anchored_bundle();
+    // A genuine signed checkpoint, but of the session log.
+    b.anchors[0].checkpoint = b.logs[0].checkpoint.clone();
+    assert!(anchor_error(&b).contains("is not `ahv.example/hypervisor`"));
+    let mut b = anchored_bundle();
+    b.anchors[0].checkpoint = b.anchors[0].checkpoint.replace("\n8\n", "\n9\n");
+    assert!(anchor_error(&b).contains("hypervisor checkpoint"));
+}
+
+#[test]
+fn an_anchor_must_be_the_root_commitment_of_that_session() {
+    // Entry 0 of the hypervisor log, with a valid proof, is not a root commitment.
+    let s = LogExport::build(
+        ORIGIN,
+        SESSION,
+        entries(9, Some(SESSION)),
+        &key(),
+        KEY_NAME,
+        &[],
+    )
+    .unwrap();
+    let hv = hypervisor_log(&s);
+    let mut b = anchored_bundle();
+    b.anchors[0].entry = hv.entries[0].clone();
+    b.anchors[0].proof = merkle::inclusion_proof(&hv.leaf_hashes, 0).unwrap();
+    assert!(anchor_error(&b).contains("not the root commitment of this session"));
+}
+
+#[test]
+fn a_session_log_rewritten_and_resigned_after_its_commitment_is_caught() {
+    // The operator's key re-signs a session log whose entry 2 changed after the session
+    // ended: its own checkpoint verifies, but the root the hypervisor log committed does not
+    // match.
+    let mut b = anchored_bundle();
+    let mut forged = entries(9, Some(SESSION));
+    forged[2].reason = "rewritten".into();
+    b.logs[0] = LogExport::build(ORIGIN, SESSION, forged, &key(), KEY_NAME, &[]).unwrap();
+    assert!(anchor_error(&b).contains("is not the root of the bundled log's first 9 entries"));
+    // Dropping entries after the fact is caught the same way.
+    let mut b = anchored_bundle();
+    b.logs[0] = LogExport::build(
+        ORIGIN,
+        SESSION,
+        entries(7, Some(SESSION)),
+        &key(),
+        KEY_NAME,
+        &[],
+    )
+    .unwrap();
+    assert!(anchor_error(&b).contains("larger than the bundled log"));
+}
+
+#[test]
+fn entries_appended_after_the_commitment_keep_the_anchor_valid() {
+    // A session log that grew after it was committed (e.g. a denial recorded later) still
+    // anchors by its first `tree_size` entries.
+    let mut b = anchored_bundle();
+    b.logs[0] = LogExport::build(
+        ORIGIN,
+        SESSION,
+        entries(11, Some(SESSION)),
+        &key(),
+        KEY_NAME,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(verify_bundle(&b).unwrap().anchors, 1);
 }
