@@ -5,12 +5,13 @@
 #   with ring 2's rate limit lifted in an [engine] section so the row measures the write path),
 #   and — when REF_VENV points at a venv with the Python reference installed — the same two
 #   reference endpoints on its FastAPI server, in the same run.
-# Usage: scripts/load-bench.sh [DURATION_SECONDS]   (needs: wrk, curl, jq)
+# Usage: [AHV_BIN=path] scripts/load-bench.sh [DURATION_SECONDS]   (needs: wrk, curl, jq)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-10}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked --bin ahv >/dev/null
+# AHV_BIN: a prebuilt binary to measure (lets the sources change while runs go on).
+if [ -z "${AHV_BIN:-}" ]; then cargo build --release --locked --bin ahv >/dev/null; AHV_BIN=target/release/ahv; fi
 work="$(mktemp -d)"; PORT=18480; REF_PORT=18481
 cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -21,7 +22,7 @@ cat >"$work/ahv.toml" <<TOML
 [engine]
 rate_limits.ring2 = { rate_per_sec = 1000000, burst = 1000000 }
 TOML
-AHV_CONFIG="$work/ahv.toml" AHV_ADMIN_TOKEN=$TOKEN RUST_LOG=warn target/release/ahv serve --listen 127.0.0.1:$PORT --data-dir "$work/data" >"$work/serve.log" 2>&1 &
+AHV_CONFIG="$work/ahv.toml" AHV_ADMIN_TOKEN=$TOKEN RUST_LOG=warn "$AHV_BIN" serve --listen 127.0.0.1:$PORT --data-dir "$work/data" >"$work/serve.log" 2>&1 &
 for _ in $(seq 1 100); do curl -sf 127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
 API=http://127.0.0.1:$PORT/api/v1
 SID=$(curl -sf -X POST $API/sessions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \

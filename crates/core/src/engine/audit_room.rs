@@ -8,9 +8,10 @@
 //!   compensating sagas…) may use that reserve, so a full session can still be wound down and a
 //!   misbehaving agent still stopped, and is refused only when the log is completely full;
 //! - **a new session** is refused unless the hypervisor log has room for its root and for the
-//!   root of every session held (each appends one when it terminates; counting the archived
-//!   ones too keeps the check O(1)); a **configuration change** (also recorded there) is judged
-//!   by the capacity it asks for, so an operator can always raise a full hypervisor log.
+//!   root of every session still to commit one (audited and not yet archived). While the log
+//!   has room for every session held, archived ones included, that is known in O(1); only near
+//!   capacity are the sessions counted. A **configuration change** (also recorded there) is
+//!   judged by the capacity it asks for, so an operator can always raise a full hypervisor log.
 //!
 //! The refusal is a `Conflict` (HTTP 409) that changes nothing and names the way out. It depends
 //! only on engine state, so replaying the command log reproduces it exactly.
@@ -114,18 +115,35 @@ impl Engine {
     }
 
     /// A new session's eventual root fits in the hypervisor log only if the roots of every
-    /// session held still fit after it.
+    /// session still to commit one fit after it.
     fn check_hypervisor_log_room(&self) -> Result<()> {
-        let held = self.sessions.len() as u64;
-        if self.hv_log.room() > held {
+        let room = self.hv_log.room();
+        // Every session held owes at most one root: when they all fit, no need to count.
+        if room > self.sessions.len() as u64 {
+            return Ok(());
+        }
+        let owing = self.sessions_owing_a_root();
+        if room > owing {
             return Ok(());
         }
         Err(EngineError::Conflict(format!(
-            "the hypervisor audit log has room for {} more entries and {held} sessions are held, \
-             each to commit its root: no new session until `max_hypervisor_log_leaves` (now {}) is \
-             raised in the [engine] configuration",
-            self.hv_log.room(),
+            "the hypervisor audit log has room for {room} more entries and {owing} sessions are \
+             still to commit their root: no new session until `max_hypervisor_log_leaves` (now \
+             {}) is raised in the [engine] configuration",
             self.hv_log.capacity()
         )))
+    }
+
+    /// Sessions held that will append their root to the hypervisor log when they terminate:
+    /// audited ones not archived yet (O(sessions held)).
+    pub(crate) fn sessions_owing_a_root(&self) -> u64 {
+        let owing = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.session.state() != SessionState::Archived && s.session.config().enable_audit
+            })
+            .count();
+        u64::try_from(owing).unwrap_or(u64::MAX)
     }
 }

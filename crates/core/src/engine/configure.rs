@@ -68,10 +68,10 @@ impl Engine {
         Ok(Reply::Done)
     }
 
-    /// A new hypervisor-log capacity must hold what is there, the root of every session held
-    /// (each commits one when it terminates) and the entry recording this change.
+    /// A new hypervisor-log capacity must hold what is there, the root of every session still
+    /// to commit one when it terminates, and the entry recording this change.
     fn check_hypervisor_log_capacity(&self, max: u64) -> Result<()> {
-        let held = self.sessions.len() as u64;
+        let held = self.sessions_owing_a_root();
         let needed = self.hv_log.len().saturating_add(held).saturating_add(1);
         if max >= needed {
             return Ok(());

@@ -212,6 +212,52 @@ fn a_full_hypervisor_log_is_raised_by_configuration_and_never_lowered_below_what
 }
 
 #[test]
+fn archived_sessions_hold_back_no_room_in_the_hypervisor_log() {
+    let mut w = small_logs();
+    let mut sessions = Vec::new();
+    while let Ok(Reply::Session(v)) = create_session(&mut w) {
+        sessions.push(v.session_id);
+    }
+    for sid in &sessions {
+        w.ok(
+            &admin(),
+            Command::Terminate {
+                session_id: sid.clone(),
+            },
+        );
+    }
+    assert_eq!(w.engine.hv_log.len(), CAPACITY);
+    assert!(matches!(
+        create_session(&mut w),
+        Err(EngineError::Conflict(_))
+    ));
+    // The archived sessions (still held) have committed their roots: raising the capacity by
+    // CAPACITY leaves all the new room usable, less the entry recording the change.
+    let raised = EngineConfig {
+        max_hypervisor_log_leaves: 2 * CAPACITY,
+        ..small_config()
+    };
+    assert!(matches!(configure(&mut w, raised), Ok(Reply::Done)));
+    let mut more = Vec::new();
+    while let Ok(Reply::Session(v)) = create_session(&mut w) {
+        more.push(v.session_id);
+    }
+    assert_eq!(more.len() as u64, CAPACITY - 1);
+    assert_eq!(w.engine.sessions.len() as u64, 2 * CAPACITY - 1);
+    // And every one of them can still commit its root.
+    for sid in &more {
+        w.ok(
+            &admin(),
+            Command::Terminate {
+                session_id: sid.clone(),
+            },
+        );
+    }
+    assert_eq!(w.engine.hv_log.len(), 2 * CAPACITY);
+    w.assert_replays();
+}
+
+#[test]
 fn the_hypervisor_log_capacity_is_its_own_setting() {
     let w = World::with_config(EngineConfig {
         max_audit_leaves: CAPACITY,
