@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 work="$(mktemp -d)"
-rm -rf ahv-data my-saga.yaml bundle.json
-trap 'kill $(cat "$work"/serve.pid 2>/dev/null) 2>/dev/null || true; rm -rf ahv-data my-saga.yaml bundle.json "$work"' EXIT
+rm -rf ahv-data my-saga.yaml bundle.json witness.json witness.tmp
+trap 'kill $(cat "$work"/serve.pid 2>/dev/null) 2>/dev/null || true; rm -rf ahv-data my-saga.yaml bundle.json witness.json witness.tmp "$work"' EXIT
 
 python3 - "$work/readme.sh" <<'PY'
 import re, shlex, sys

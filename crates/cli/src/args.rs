@@ -109,6 +109,31 @@ Exit codes: 0 the bundle verifies; 1 it does not (the first bad item is named);
     Verify(VerifyArgs),
     /// Fetch an audit bundle from a running server.
     Export(ExportArgs),
+    /// Check, as an outside witness, that the server's hypervisor log only grew since the last
+    /// checkpoint witnessed (kept in a state file); run it periodically from another machine.
+    #[command(after_long_help = "\
+Exit codes: 0 the newest signed checkpoint extends the one witnessed (the state file is
+updated); 1 it does not (shrank, forked, not a consistent extension, or signed by another key;
+the state file keeps the last good checkpoint); 2 the check could not be made.")]
+    Witness(WitnessArgs),
+}
+
+/// `ahv audit witness`.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// Bearer token (admin or agent); defaults to `AHV_ADMIN_TOKEN`.
+    #[arg(long, env = "AHV_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Base URL of the server.
+    #[arg(long, env = "AHV_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The witness's state file (created on first use).
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+    /// The operator's verifier key (`name+keyid+base64`); without it the server's key is
+    /// trusted on first use and kept in the state file.
+    #[arg(long, env = "AHV_AUDIT_KEY", value_name = "VKEY")]
+    pub key: Option<String>,
 }
 
 /// `ahv audit verify`.

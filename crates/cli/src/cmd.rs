@@ -6,6 +6,7 @@ pub mod demo;
 pub mod remote;
 pub mod saga;
 pub mod serve;
+pub mod witness;
 
 use crate::args::{AuditCommand, Command, SagaCommand};
 use crate::config::Settings;
@@ -20,6 +21,7 @@ pub fn dispatch(command: Command, settings: &Settings) -> Result<u8, CliError> {
         Command::Audit(AuditCommand::Export(a)) => remote::export(&a, settings),
         Command::Saga(SagaCommand::Run(a)) => remote::run_saga(&a, settings),
         Command::Audit(AuditCommand::Verify(a)) => audit::verify(&a, settings),
+        Command::Audit(AuditCommand::Witness(a)) => witness::run(&a, settings),
         Command::Saga(SagaCommand::Validate(a)) => saga::validate(&a),
         Command::Bench(a) => bench::run(&a, settings),
         Command::Demo(a) => demo::run(&a, settings),

@@ -67,6 +67,7 @@ where
         Command::Demo(a) => (None, None, a.data_dir.clone()),
         Command::Status(a) => (a.server.clone(), None, None),
         Command::Audit(AuditCommand::Export(a)) => (a.server.clone(), None, None),
+        Command::Audit(AuditCommand::Witness(a)) => (a.server.clone(), None, None),
         Command::Saga(SagaCommand::Run(a)) => (a.server.clone(), None, None),
         _ => (None, None, None),
     };

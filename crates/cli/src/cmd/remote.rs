@@ -12,14 +12,17 @@ use crate::error::CliError;
 
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
-struct Client {
+/// The HTTP client of the commands that talk to a server.
+pub(super) struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    fn new(server: Option<&str>, token: Option<&str>) -> Self {
+    /// A client for `server` (default `http://127.0.0.1:8080`) with `token` or
+    /// `AHV_ADMIN_TOKEN`.
+    pub(super) fn new(server: Option<&str>, token: Option<&str>) -> Self {
         let base = server
             .unwrap_or(DEFAULT_SERVER)
             .trim_end_matches('/')
@@ -66,7 +69,8 @@ impl Client {
         Ok(value)
     }
 
-    async fn get(&self, path: &str) -> Result<Value, CliError> {
+    /// GETs `path`: the JSON body, or one-line error naming the URL.
+    pub(super) async fn get(&self, path: &str) -> Result<Value, CliError> {
         let url = format!("{}{path}", self.base);
         self.send(self.http.get(&url), &url).await
     }
@@ -97,7 +101,8 @@ fn root_cause(e: &reqwest::Error) -> String {
     s.to_string()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+/// A current-thread runtime for one command.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

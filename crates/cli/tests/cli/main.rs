@@ -13,3 +13,4 @@ mod engine_config;
 mod saga;
 mod usage;
 mod util;
+mod witness;
