@@ -146,6 +146,10 @@ pub struct VerifyArgs {
     /// it the key inside the bundle is used, which proves integrity but not who signed.
     #[arg(long, env = "AHV_AUDIT_KEY", value_name = "VKEY")]
     pub key: Option<String>,
+    /// Also require the bundle to prove that its hypervisor log extends the checkpoint kept in
+    /// this `ahv audit witness` state file (export it with the same `--witness`).
+    #[arg(long, value_name = "STATE.json")]
+    pub witness: Option<PathBuf>,
 }
 
 /// `ahv audit export`.
@@ -167,6 +171,10 @@ pub struct ExportArgs {
     /// participants); without it a terminated session is anchored by its one entry there.
     #[arg(long)]
     pub hypervisor_log: bool,
+    /// Prove in the bundle that the hypervisor log extends the checkpoint kept in this
+    /// `ahv audit witness` state file.
+    #[arg(long, value_name = "STATE.json")]
+    pub witness: Option<PathBuf>,
 }
 
 /// `ahv saga …`.

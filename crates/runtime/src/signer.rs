@@ -7,12 +7,27 @@ use ahv_core::audit::bundle::{
 };
 use ahv_core::audit::checkpoint::Checkpoint;
 use ahv_core::audit::digest::Digest32;
-use ahv_core::audit::note::NoteVerifier;
+use ahv_core::audit::note::{NoteVerifier, SignedNote};
 use ahv_core::engine::{AuditTrail, Engine, EngineError};
 use ahv_core::id::SessionId;
 use ed25519_dalek::SigningKey;
 
 pub use ahv_core::audit::bundle::HYPERVISOR_LOG;
+
+/// What to put in an audit bundle.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExportRequest<'a> {
+    /// Sessions whose logs to include (each ended one anchored in the hypervisor log).
+    pub sessions: &'a [SessionId],
+    /// Entry indexes to prove by inclusion in each session log.
+    pub prove: &'a [u64],
+    /// Include the whole hypervisor log too. It names every session's participants, so only an
+    /// operator should ask.
+    pub whole_hypervisor_log: bool,
+    /// A signed checkpoint of the hypervisor log seen earlier, e.g. by a witness: the bundle
+    /// then proves that its hypervisor head extends it.
+    pub witnessed: Option<&'a str>,
+}
 
 /// Signs checkpoints and exports.
 pub struct Signer {
@@ -73,20 +88,18 @@ impl Signer {
             .map_err(|e| e.to_string())
     }
 
-    /// Exports the given sessions' logs as a verifiable bundle, with inclusion proofs for the
-    /// requested entries, and an anchor for each terminated session: the hypervisor-log entry
-    /// that committed its root, proven against a fresh signed checkpoint of the hypervisor log.
-    ///
-    /// With `whole_hypervisor_log` the hypervisor log itself is included too (it names every
-    /// session's participants, so only an operator should ask), with a consistency proof from
-    /// its last recorded checkpoint when there is one.
+    /// Exports the requested sessions' logs as a verifiable bundle, with inclusion proofs for
+    /// the requested entries, and an anchor for each terminated session: the hypervisor-log
+    /// entry that committed its root, proven against a fresh signed checkpoint of the
+    /// hypervisor log. On request, the whole hypervisor log (with a consistency proof from its
+    /// last recorded checkpoint), and a consistency proof from a witnessed checkpoint.
     pub fn export(
         &self,
         engine: &Engine,
-        sessions: &[SessionId],
-        prove: &[u64],
-        whole_hypervisor_log: bool,
+        req: &ExportRequest<'_>,
     ) -> Result<AuditBundle, EngineError> {
+        let (sessions, prove, whole_hypervisor_log) =
+            (req.sessions, req.prove, req.whole_hypervisor_log);
         let bad = |e: ahv_core::audit::bundle::BundleError| {
             EngineError::Conflict(format!("cannot build bundle: {e}"))
         };
@@ -121,7 +134,37 @@ impl Signer {
                 bundle.anchors.push(Self::anchor(hv, s, index, checkpoint)?);
             }
         }
+        if let Some(note) = req.witnessed {
+            if !whole_hypervisor_log && bundle.anchors.is_empty() {
+                return Err(EngineError::Invalid(
+                    "a witnessed checkpoint needs a hypervisor head in the bundle: include an \
+                     ended session or the hypervisor log"
+                        .into(),
+                ));
+            }
+            bundle.consistency.push(self.prove_witnessed(hv, note)?);
+        }
         Ok(bundle)
+    }
+
+    /// A proof that the hypervisor log now extends the checkpoint `note` (read, not verified:
+    /// the bundle's verifier checks its signature).
+    fn prove_witnessed(
+        &self,
+        hv: &AuditTrail,
+        note: &str,
+    ) -> Result<ConsistencyExport, EngineError> {
+        let bad = |why: String| EngineError::Invalid(format!("witnessed checkpoint: {why}"));
+        let old = SignedNote::parse(note)
+            .map_err(|e| e.to_string())
+            .and_then(|n| Checkpoint::parse_body(n.text()).map_err(|e| e.to_string()))
+            .map_err(bad)?;
+        let ours = log_origin(&self.origin, HYPERVISOR_LOG);
+        if old.origin != ours {
+            return Err(bad(format!("it is of log `{}`, not `{ours}`", old.origin)));
+        }
+        ConsistencyExport::build(HYPERVISOR_LOG, note, hv.log().leaves())
+            .map_err(|e| bad(e.to_string()))
     }
 
     /// The anchor of session `s`, committed at `index` of the hypervisor log `hv`.

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use ahv_core::audit::bundle::{
-    AuditBundle, BundleError, VerifyReport, verify_bundle, verify_bundle_with_key,
+    AuditBundle, BundleError, HYPERVISOR_LOG, VerifyReport, verify_bundle, verify_bundle_with_key,
 };
 use ahv_core::audit::note::NoteVerifier;
 
@@ -34,9 +34,33 @@ pub fn verify(a: &VerifyArgs, settings: &Settings) -> Result<u8, CliError> {
         Some(v) => verify_bundle_with_key(&bundle, v),
         None => verify_bundle(&bundle),
     };
+    let witnessed = match &a.witness {
+        Some(path) => Some(super::witness::witnessed(path)?),
+        None => None,
+    };
     match result {
         Ok(report) => {
             print_report(&style, &place, &bundle, &report, pinned.is_some());
+            if let Some(w) = witnessed {
+                let proven = bundle.consistency.iter().any(|c| {
+                    c.log_id == HYPERVISOR_LOG && c.old_checkpoint.trim() == w.note.trim()
+                });
+                if !proven {
+                    return Err(CliError::check(
+                        format!(
+                            "the bundle does not prove that its hypervisor log extends the \
+                             checkpoint witnessed at size {} (export it with --witness)",
+                            w.tree_size
+                        ),
+                        place,
+                    ));
+                }
+                out::line(format!(
+                    "  {}hypervisor log proven to extend the checkpoint witnessed at size {}",
+                    style.dim(&format!("{:<20}", "witness")),
+                    w.tree_size
+                ));
+            }
             Ok(0)
         }
         Err(e) => {

@@ -146,7 +146,13 @@ pub fn status(args: &StatusArgs, settings: &Settings) -> Result<u8, CliError> {
 pub fn export(args: &ExportArgs, settings: &Settings) -> Result<u8, CliError> {
     let client = Client::new(settings.server.as_deref(), args.token.as_deref());
     let sessions: Vec<&str> = args.session.iter().map(String::as_str).collect();
-    let body = json!({ "session_ids": sessions, "hypervisor_log": args.hypervisor_log });
+    let witnessed = match &args.witness {
+        Some(path) => Some(super::witness::witnessed(path)?.note),
+        None => None,
+    };
+    let body = json!({
+        "session_ids": sessions, "hypervisor_log": args.hypervisor_log, "witnessed": witnessed,
+    });
     let bundle = runtime()?.block_on(client.post_json("/api/v1/audit/export", &body))?;
     let text = serde_json::to_string_pretty(&bundle)
         .map_err(|e| CliError::usage(e.to_string(), "bundle"))?;

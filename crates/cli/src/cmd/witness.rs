@@ -25,15 +25,28 @@ use crate::error::CliError;
 /// What a witness keeps between runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WitnessState {
+pub(super) struct WitnessState {
     /// The operator's verifier key, pinned on first use or with `--key`.
     vkey: String,
     /// The newest checkpoint verified, as the signed note the server gave.
-    note: String,
+    pub(super) note: String,
     /// Its tree size.
-    tree_size: u64,
+    pub(super) tree_size: u64,
     /// Its root, hex.
     root: String,
+}
+
+/// The state of a witness that has witnessed a checkpoint (for `export`/`verify --witness`).
+pub(super) fn witnessed(path: &Path) -> Result<WitnessState, CliError> {
+    load_state(path)?.ok_or_else(|| {
+        CliError::usage(
+            format!(
+                "`{}` does not exist: run `ahv audit witness` first",
+                path.display()
+            ),
+            path.display().to_string(),
+        )
+    })
 }
 
 /// How a newly fetched checkpoint relates to the one witnessed before.

@@ -1,7 +1,9 @@
 //! `ahv audit witness` against real servers: the first run pins the key and the newest signed
-//! checkpoint, a later run accepts a grown log only with a verified consistency proof, and a
-//! server whose log forked from, or shrank below, what was witnessed is reported (exit 1) while
-//! the state file keeps the last good checkpoint. A fork is made for real: two servers started
+//! checkpoint, a later run accepts a grown log only with a verified consistency proof, a bundle
+//! exported with `--witness` proves its hypervisor head extends the witnessed checkpoint (and
+//! `verify --witness` refuses one without that proof), and a server whose log forked from, or
+//! shrank below, what was witnessed is reported (exit 1) while the state file keeps the last
+//! good checkpoint. A fork is made for real: two servers started
 //! from copies of one data directory (same signing key) that then record different sessions.
 
 use std::path::Path;
@@ -20,8 +22,10 @@ async fn admin(req: reqwest::RequestBuilder) -> Value {
 }
 
 /// Creates, activates and terminates `n` sessions, then has the server sign a checkpoint.
-async fn end_sessions(http: &reqwest::Client, base: &str, n: usize) {
+/// Returns the sessions' ids.
+async fn end_sessions(http: &reqwest::Client, base: &str, n: usize) -> Vec<String> {
     let api = format!("{base}/api/v1");
+    let mut ended = Vec::new();
     for _ in 0..n {
         let s = admin(
             http.post(format!("{api}/sessions"))
@@ -36,9 +40,11 @@ async fn end_sessions(http: &reqwest::Client, base: &str, n: usize) {
         .await;
         admin(http.post(format!("{api}/sessions/{sid}/activate"))).await;
         admin(http.post(format!("{api}/sessions/{sid}/terminate"))).await;
+        ended.push(sid);
     }
     let c = admin(http.post(format!("{api}/admin/checkpoint"))).await;
     assert_eq!(c["signed"], true, "{c}");
+    ended
 }
 
 fn witness(base: &str, state: &Path, extra: &[&str]) -> std::process::Output {
@@ -99,6 +105,43 @@ async fn a_witness_accepts_only_a_log_that_grew_consistently() {
     assert!(out.contains("at size 3, proven to extend size 1"), "{out}");
     let good = std::fs::read_to_string(&state).unwrap();
 
+    // A bundle of a later session proves that its hypervisor head extends what was witnessed;
+    // one exported without that proof is refused by `verify --witness`.
+    let sid = end_sessions(&http, &a.base, 1).await.remove(0);
+    let (with, without) = (
+        dir.path().join("with.json"),
+        dir.path().join("without.json"),
+    );
+    for (out, extra) in [
+        (&with, vec!["--witness", state.to_str().unwrap()]),
+        (&without, vec![]),
+    ] {
+        let mut args = vec!["audit", "export", "--server", &a.base, "--token", TOKEN];
+        args.extend(["--session", &sid, "--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        let o = ahv(&args);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let verify = |bundle: &Path| {
+        ahv(&[
+            "audit",
+            "verify",
+            bundle.to_str().unwrap(),
+            "--witness",
+            state.to_str().unwrap(),
+        ])
+    };
+    let out = ok_line(&verify(&with));
+    assert!(
+        out.contains("proven to extend the checkpoint witnessed at size 3"),
+        "{out}"
+    );
+    let line = one_line_error(&verify(&without), 1);
+    assert!(
+        line.contains("does not prove that its hypervisor log extends"),
+        "{line}"
+    );
+
     // B shares A's key and past (none) but recorded other sessions: at size 3 its root differs.
     end_sessions(&http, &b.base, 3).await;
     let line = one_line_error(&witness(&b.base, &state, &[]), 1);
@@ -108,7 +151,7 @@ async fn a_witness_accepts_only_a_log_that_grew_consistently() {
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), good);
     // Grown past it, B still does not extend what was witnessed.
-    end_sessions(&http, &b.base, 1).await;
+    end_sessions(&http, &b.base, 2).await;
     let line = one_line_error(&witness(&b.base, &state, &[]), 1);
     assert!(
         line.contains("does not extend the log witnessed at size 3"),
@@ -120,7 +163,7 @@ async fn a_witness_accepts_only_a_log_that_grew_consistently() {
     let state_b = dir.path().join("witness-b.json");
     ok_line(&witness(&b.base, &state_b, &[]));
     let line = one_line_error(&witness(&a.base, &state_b, &[]), 1);
-    assert!(line.contains("shrank: size 4 was witnessed"), "{line}");
+    assert!(line.contains("shrank: size 5 was witnessed"), "{line}");
 
     // Another key than the one witnessed.
     let wrong = ahv_core::audit::note::NoteVerifier::new(

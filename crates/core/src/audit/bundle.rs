@@ -30,11 +30,12 @@
 //!    `<bundle origin>/<log id>` (so a checkpoint cannot be moved to another log); entry, leaf
 //!    hash and checkpoint counts agree; the leaf hashes give the signed root; each entry's hash
 //!    equals its signed leaf hash and its `seq` equals its index; each inclusion proof verifies;
-//! 3. each consistency item: an earlier checkpoint of a bundled log, signed by the same key,
-//!    with a proof that the bundled log extends it;
-//! 4. each anchor: a bundled session log; a signed checkpoint of the hypervisor log; the
+//! 3. each anchor: a bundled session log; a signed checkpoint of the hypervisor log; the
 //!    anchoring entry's inclusion in it; that entry commits this session's root, and that root
-//!    is the root of the bundled log's first `tree_size` entries.
+//!    is the root of the bundled log's first `tree_size` entries;
+//! 4. each consistency item: an earlier checkpoint of a bundled log (or of the hypervisor log
+//!    whose head the anchors carry), signed by the same key, with a proof that the bundled log
+//!    extends it.
 //!
 //! Trust: [`verify_bundle`] uses the key inside the bundle, so it proves the bundle is
 //! internally consistent and signed by *that* key; a verifier must obtain the operator's key out
@@ -450,6 +451,24 @@ fn verify_inner(
         let cp = verify_log(bundle, log, verifier, &mut report)?;
         heads.push((&log.log_id, cp));
     }
+    let checked: Vec<CheckedLog<'_>> = bundle
+        .logs
+        .iter()
+        .map(|l| CheckedLog {
+            log_id: &l.log_id,
+            leaf_hashes: &l.leaf_hashes,
+        })
+        .collect();
+    for (item, a) in bundle.anchors.iter().enumerate() {
+        let hv = verify_anchor(&bundle.origin, item, a, &checked, verifier)?;
+        report.signatures += 1;
+        report.anchors += 1;
+        // Without the hypervisor log itself, the first anchor's checkpoint is its head: a
+        // consistency item can prove that head extends an earlier (e.g. witnessed) checkpoint.
+        if !heads.iter().any(|(id, _)| *id == HYPERVISOR_LOG) {
+            heads.push((HYPERVISOR_LOG, hv));
+        }
+    }
     for (item, c) in bundle.consistency.iter().enumerate() {
         let Some((_, new)) = heads.iter().find(|(id, _)| *id == c.log_id) else {
             return Err(BundleError::UnknownLog {
@@ -479,19 +498,6 @@ fn verify_inner(
             },
         )?;
         report.consistency_proofs += 1;
-    }
-    let checked: Vec<CheckedLog<'_>> = bundle
-        .logs
-        .iter()
-        .map(|l| CheckedLog {
-            log_id: &l.log_id,
-            leaf_hashes: &l.leaf_hashes,
-        })
-        .collect();
-    for (item, a) in bundle.anchors.iter().enumerate() {
-        verify_anchor(&bundle.origin, item, a, &checked, verifier)?;
-        report.signatures += 1;
-        report.anchors += 1;
     }
     Ok(report)
 }

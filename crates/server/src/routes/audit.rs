@@ -3,6 +3,7 @@
 //! offline (`ahv audit verify`, `ahv_core::audit::bundle::verify_bundle`).
 
 use ahv_core::engine::AuditTrail;
+use ahv_runtime::signer::ExportRequest;
 
 use super::prelude::*;
 
@@ -187,6 +188,10 @@ pub(crate) struct ExportBody {
     /// hypervisor-log entry that committed its root.
     #[serde(default)]
     hypervisor_log: bool,
+    /// A signed checkpoint of the hypervisor log seen earlier (e.g. the `note` of an
+    /// `ahv audit witness` state file): the bundle then proves its hypervisor head extends it.
+    #[serde(default)]
+    witnessed: Option<String>,
 }
 
 /// A signed, self-contained audit bundle of the given sessions' logs, each terminated one
@@ -208,8 +213,15 @@ async fn export(
         s.require_session(&p, sid)?;
     }
     let bundle = s.hv.read(|e| {
-        s.hv.signer()
-            .export(e, &b.session_ids, &b.prove, b.hypervisor_log)
+        s.hv.signer().export(
+            e,
+            &ExportRequest {
+                sessions: &b.session_ids,
+                prove: &b.prove,
+                whole_hypervisor_log: b.hypervisor_log,
+                witnessed: b.witnessed.as_deref(),
+            },
+        )
     })??;
     ok(to_json(&bundle)?)
 }

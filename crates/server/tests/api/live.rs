@@ -132,6 +132,49 @@ async fn exported_bundle_verifies_offline() {
     let consistency = format!("{audit}/consistency?old=5&new=2");
     let bad = get(&fx.app, &consistency, Some(&fx.alpha)).await;
     assert_eq!(bad.status, 400);
+
+    // A checkpoint seen earlier, as `ahv audit witness` keeps it: once the log grew, the bundle
+    // proves its hypervisor head extends it.
+    let cps = get(&fx.app, "/api/v1/audit/checkpoints", Some(&fx.alpha)).await;
+    let note = cps.body["checkpoints"].as_array().unwrap().last().unwrap()["note"].clone();
+    let terminate = format!("/api/v1/sessions/{}/terminate", fx.sid);
+    assert_eq!(
+        post(&fx.app, &terminate, Some(ADMIN), None).await.status,
+        200
+    );
+    let body = json!({"session_ids":[fx.other],"witnessed":note});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(&fx.alpha), body).await;
+    assert_eq!(
+        r.status, 403,
+        "alpha is not in mallory's session: {}",
+        r.body
+    );
+    let body = json!({"session_ids":[fx.sid],"witnessed":note});
+    let r = post(&fx.app, "/api/v1/audit/export", Some(&fx.alpha), body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let witnessed: AuditBundle = serde_json::from_value(r.body).unwrap();
+    let report = verify_bundle(&witnessed).unwrap();
+    assert_eq!((report.anchors, report.consistency_proofs), (1, 1));
+    assert_eq!(
+        witnessed.consistency[0].old_checkpoint,
+        note.as_str().unwrap()
+    );
+    // Not a checkpoint of this hypervisor log, or no head to prove it against: 400.
+    for body in [
+        json!({"session_ids":[fx.sid],"witnessed":"garbage"}),
+        json!({"session_ids":[],"witnessed":note}),
+    ] {
+        let r = post(&fx.app, "/api/v1/audit/export", Some(ADMIN), body).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("witnessed checkpoint"),
+            "{}",
+            r.body
+        );
+    }
 }
 
 #[tokio::test]

@@ -146,8 +146,14 @@ pub(crate) async fn seal(w: &mut World) -> Result<AuditBundle, String> {
         .ok_or("no denial of carol in the audit log")?;
     let bundle =
         w.hv.read(|e| {
-            w.hv.signer()
-                .export(e, std::slice::from_ref(&sid), &[index], false)
+            w.hv.signer().export(
+                e,
+                &ahv_runtime::signer::ExportRequest {
+                    sessions: std::slice::from_ref(&sid),
+                    prove: &[index],
+                    ..Default::default()
+                },
+            )
         })
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;

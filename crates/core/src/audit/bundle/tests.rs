@@ -534,3 +534,56 @@ fn entries_appended_after_the_commitment_keep_the_anchor_valid() {
     .unwrap();
     assert_eq!(verify_bundle(&b).unwrap().anchors, 1);
 }
+
+/// [`anchored_bundle`] plus a proof that its hypervisor head extends the hypervisor log's
+/// checkpoint at size 3 (as a witness would have saved it).
+fn witnessed_bundle() -> AuditBundle {
+    let mut b = anchored_bundle();
+    let s = &b.logs[0];
+    let hv = hypervisor_log(s);
+    let old = LogExport::build(
+        ORIGIN,
+        HYPERVISOR_LOG,
+        hv.entries[..3].to_vec(),
+        &key(),
+        KEY_NAME,
+        &[],
+    )
+    .unwrap();
+    b.consistency =
+        vec![ConsistencyExport::build(HYPERVISOR_LOG, &old.checkpoint, &hv.leaf_hashes).unwrap()];
+    b
+}
+
+#[test]
+fn anchors_give_the_hypervisor_head_a_witnessed_checkpoint_is_proven_against() {
+    let b = witnessed_bundle();
+    let report = verify_bundle(&b).unwrap();
+    assert_eq!(
+        (report.anchors, report.consistency_proofs, report.signatures),
+        (1, 1, 3)
+    );
+    // A wrong proof, or an old checkpoint of another history, is caught.
+    let mut bad = witnessed_bundle();
+    bad.consistency[0].proof[0] = Digest32::from_bytes([1; 32]);
+    assert!(matches!(
+        verify_bundle(&bad),
+        Err(BundleError::BadConsistency { .. })
+    ));
+    let mut other = entries(3, None);
+    other[1].reason = "another history".into();
+    let forged = LogExport::build(ORIGIN, HYPERVISOR_LOG, other, &key(), KEY_NAME, &[]).unwrap();
+    let mut bad = witnessed_bundle();
+    bad.consistency[0].old_checkpoint = forged.checkpoint;
+    assert!(matches!(
+        verify_bundle(&bad),
+        Err(BundleError::BadConsistency { .. })
+    ));
+    // Without anchors (or the hypervisor log) there is no head to prove against.
+    let mut bad = witnessed_bundle();
+    bad.anchors.clear();
+    assert!(matches!(
+        verify_bundle(&bad),
+        Err(BundleError::UnknownLog { .. })
+    ));
+}
