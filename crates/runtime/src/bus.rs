@@ -6,7 +6,7 @@
 //! `Last-Event-ID`. The reference called subscribers synchronously inside `emit`, so one slow or
 //! failing subscriber blocked or broke the emitter.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use ahv_core::event::{Event, EventType};
@@ -178,6 +178,19 @@ impl EventBus {
 
     /// Retained events passing `filter`, oldest first, keeping at most the **last** `limit`.
     pub fn query(&self, filter: &EventFilter, limit: usize) -> Vec<StoredEvent> {
+        self.query_where(filter, limit, |_| true)
+    }
+
+    /// Like [`EventBus::query`], keeping only events `keep` accepts. Events are tested before
+    /// they are copied, so a caller who may see few of them (an agent) costs no copy of the
+    /// others while the history is locked. `keep` must not lock the engine: publishing takes
+    /// this lock too.
+    pub fn query_where(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        keep: impl Fn(&StoredEvent) -> bool,
+    ) -> Vec<StoredEvent> {
         let Ok(r) = self.retained.lock() else {
             return Vec::new();
         };
@@ -185,11 +198,28 @@ impl EventBus {
             .events
             .iter()
             .rev()
-            .filter(|e| filter.matches(e))
+            .filter(|e| filter.matches(e) && keep(e))
             .take(limit)
             .cloned()
             .collect();
         out.reverse();
+        out
+    }
+
+    /// The distinct sessions of the retained events passing `filter` (to decide visibility
+    /// once per session rather than once per event).
+    pub fn sessions_in(&self, filter: &EventFilter) -> BTreeSet<SessionId> {
+        let Ok(r) = self.retained.lock() else {
+            return BTreeSet::new();
+        };
+        let mut out = BTreeSet::new();
+        for e in r.events.iter().filter(|e| filter.matches(e)) {
+            if let Some(s) = &e.event.session_id
+                && !out.contains(s)
+            {
+                out.insert(s.clone());
+            }
+        }
         out
     }
 
@@ -248,6 +278,27 @@ mod tests {
             .map(|e| e.seq)
             .collect();
         assert_eq!(seqs, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_predicate_filters_before_the_limit_and_sessions_are_listed_once() {
+        let bus = EventBus::new(10);
+        let (a, b) = (
+            SessionId::new("session:a").unwrap(),
+            SessionId::new("session:b").unwrap(),
+        );
+        let mut events = Vec::new();
+        for s in [&a, &b, &a, &b, &b] {
+            events.push(ev(EventType::VfsWrite).session(s));
+        }
+        events.push(ev(EventType::VfsWrite));
+        bus.publish(events);
+        let sessions = bus.sessions_in(&EventFilter::default());
+        assert_eq!(sessions.into_iter().collect::<Vec<_>>(), vec![a.clone(), b]);
+        let only_a = bus.query_where(&EventFilter::default(), 1, |e| {
+            e.event.session_id.as_ref() == Some(&a)
+        });
+        assert_eq!(only_a.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3]);
     }
 
     #[tokio::test]

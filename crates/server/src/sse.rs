@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::events::{event_json, parse_type, visible};
+use crate::routes::events::{Visibility, event_json, parse_type, visible};
 use crate::state::AppState;
 
 /// Filters of the stream.
@@ -60,7 +60,14 @@ impl Cursor {
             after_seq: Some(self.floor),
             ..self.filter.clone()
         };
-        self.backlog.extend(self.s.hv.bus().query(&f, usize::MAX));
+        // Only what this caller may see is copied out of the history.
+        let vis = Visibility::of(&self.s, &self.p, &f);
+        self.backlog.extend(
+            self.s
+                .hv
+                .bus()
+                .query_where(&f, usize::MAX, |e| vis.allows(e)),
+        );
     }
 
     fn accept(&mut self, e: &StoredEvent) -> bool {

@@ -1,6 +1,8 @@
 //! Events: the reference's query and stats endpoints (now actually fed: every decision and
 //! state change emits an event) and the live SSE stream ([`crate::sse`]).
 
+use std::collections::BTreeSet;
+
 use ahv_core::event::EventType;
 use ahv_runtime::{EventFilter, StoredEvent};
 
@@ -32,6 +34,52 @@ pub(crate) fn visible(s: &AppState, p: &Principal, e: &StoredEvent) -> bool {
     match &e.event.session_id {
         Some(sid) => s.require_session(p, sid).is_ok(),
         None => e.event.agent_did.as_ref() == Some(a),
+    }
+}
+
+/// [`visible`] for many events at once: the sessions an agent may see among those of the
+/// events passing a filter, decided once per session under one read of the engine, so a query
+/// neither locks the engine per event nor copies events the caller may not see.
+pub(crate) struct Visibility {
+    /// `None` for the admin, who sees everything.
+    agent: Option<AgentDid>,
+    sessions: BTreeSet<SessionId>,
+}
+
+impl Visibility {
+    /// What `p` may see among the retained events passing `filter`. Fails closed: if the
+    /// engine cannot be read, an agent sees only session-less events about itself.
+    pub(crate) fn of(s: &AppState, p: &Principal, filter: &EventFilter) -> Self {
+        let Some(agent) = p.agent() else {
+            return Visibility {
+                agent: None,
+                sessions: BTreeSet::new(),
+            };
+        };
+        let candidates = s.hv.bus().sessions_in(filter);
+        let sessions =
+            s.hv.read(|e| {
+                candidates
+                    .into_iter()
+                    .filter(|sid| AppState::session_access(e, p, sid).is_ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Visibility {
+            agent: Some(agent.clone()),
+            sessions,
+        }
+    }
+
+    /// Whether the caller may see `e` (the same rule as [`visible`]).
+    pub(crate) fn allows(&self, e: &StoredEvent) -> bool {
+        let Some(agent) = &self.agent else {
+            return true;
+        };
+        match &e.event.session_id {
+            Some(sid) => self.sessions.contains(sid),
+            None => e.event.agent_did.as_ref() == Some(agent),
+        }
     }
 }
 
@@ -78,25 +126,14 @@ async fn query(
         agent_did: q.agent_did,
         after_seq: None,
     };
-    let rows: Vec<Value> = if p.is_admin() {
+    // Filter for visibility first, then keep the newest `limit`.
+    let vis = Visibility::of(&s, &p, &filter);
+    let rows: Vec<Value> =
         s.hv.bus()
-            .query(&filter, limit)
+            .query_where(&filter, limit, |e| vis.allows(e))
             .iter()
-            .map(event_json)
-            .collect()
-    } else {
-        // Filter for visibility first, then keep the newest `limit`.
-        let all = s.hv.bus().query(&filter, usize::MAX);
-        let mut v: Vec<Value> = all
-            .iter()
-            .rev()
-            .filter(|e| visible(&s, &p, e))
-            .take(limit)
             .map(event_json)
             .collect();
-        v.reverse();
-        v
-    };
     ok(Value::Array(rows))
 }
 

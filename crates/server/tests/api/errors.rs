@@ -172,6 +172,21 @@ async fn agents_see_only_their_sessions() {
         "{}",
         r.body
     );
+    // The limit counts only what the caller may see: newer events of sessions mallory is not
+    // in do not crowd its own out.
+    for _ in 0..5 {
+        let body = json!({"creator_did":"did:mesh:admin"});
+        assert_eq!(
+            post(&fx.app, "/api/v1/sessions", Some(ADMIN), body)
+                .await
+                .status,
+            201
+        );
+    }
+    let r = get(&fx.app, "/api/v1/events?limit=1", Some(&fx.mallory)).await;
+    let rows = r.body.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", r.body);
+    assert_eq!(rows[0]["session_id"], fx.other.as_str());
     let events = format!("/api/v1/events?session_id={}", fx.sid);
     let r = get(&fx.app, &events, Some(&fx.mallory)).await;
     assert_json_error(&r, 403, "not_member");
