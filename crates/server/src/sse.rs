@@ -6,7 +6,7 @@
 //! is retained. Keep-alive comments flow every 15 s. An agent sees only events of sessions it
 //! belongs to. Streams end when the server begins shutting down.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
 
 use ahv_core::id::{AgentDid, SessionId};
@@ -49,7 +49,15 @@ struct Cursor {
     floor: u64,
     delivered: BTreeSet<u64>,
     stop: watch::Receiver<bool>,
+    /// Whether this agent may see each session's events, so a live stream does not lock the
+    /// engine for every event (≤ SEEN_SESSIONS entries). Being a participant never ends, so a
+    /// yes stays a yes; a no is decided afresh on an event about this agent itself, which is
+    /// how its joining a session arrives.
+    seen: HashMap<SessionId, bool>,
 }
+
+/// How many sessions' visibility a stream remembers before starting afresh.
+const SEEN_SESSIONS: usize = 4096;
 
 /// How many delivered sequence numbers a stream remembers for de-duplication.
 const DEDUP_WINDOW: usize = 4096;
@@ -80,7 +88,26 @@ impl Cursor {
                 self.floor = old;
             }
         }
-        visible(&self.s, &self.p, e)
+        self.may_see(e)
+    }
+
+    /// [`visible`], remembered per session (see `seen`).
+    fn may_see(&mut self, e: &StoredEvent) -> bool {
+        let (Some(me), Some(sid)) = (self.p.agent(), &e.event.session_id) else {
+            return visible(&self.s, &self.p, e);
+        };
+        let about_me = e.event.agent_did.as_ref() == Some(me);
+        if let Some(&known) = self.seen.get(sid)
+            && (known || !about_me)
+        {
+            return known;
+        }
+        let v = visible(&self.s, &self.p, e);
+        if self.seen.len() >= SEEN_SESSIONS {
+            self.seen.clear();
+        }
+        self.seen.insert(sid.clone(), v);
+        v
     }
 
     async fn next(&mut self) -> Option<StoredEvent> {
@@ -154,6 +181,7 @@ pub(crate) fn open(
         floor: last.unwrap_or(0),
         delivered: BTreeSet::new(),
         stop,
+        seen: HashMap::new(),
     };
     if last.is_some() {
         cursor.catch_up();

@@ -92,6 +92,59 @@ async fn sse_delivers_live_events_and_resumes_with_last_event_id() {
     );
 }
 
+/// Reads SSE text from `stream` until it contains `needle`; returns what was read.
+async fn read_until<S>(stream: &mut S, needle: &str) -> String
+where
+    S: futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin,
+{
+    let mut buf = String::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if buf.contains(needle) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("timed out");
+    buf
+}
+
+#[tokio::test]
+async fn an_agent_stream_shows_a_session_from_the_moment_it_joins() {
+    let fx = fixture().await;
+    let req = Request::builder()
+        .uri("/api/v1/events/stream?event_type=session.joined")
+        .header("authorization", format!("Bearer {}", fx.mallory))
+        .body(Body::empty())
+        .unwrap();
+    let resp = fx.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.into_body().into_data_stream();
+    let join = |sid: &str, agent: &str| {
+        let (app, path) = (fx.app.clone(), format!("/api/v1/sessions/{sid}/join"));
+        let body = json!({"agent_did": agent, "sigma_raw": 0.5});
+        async move {
+            let r = post(&app, &path, Some(ADMIN), body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    // A join in alpha's session, then one in mallory's own: only the second reaches mallory.
+    join(fx.sid.as_str(), "did:mesh:zed").await;
+    join(fx.other.as_str(), "did:mesh:ann").await;
+    let before = read_until(&mut stream, "did:mesh:ann").await;
+    assert!(!before.contains("did:mesh:zed"), "{before}");
+    // Once mallory joins alpha's session, its join and what follows there are shown.
+    join(fx.sid.as_str(), "did:mesh:mallory").await;
+    join(fx.sid.as_str(), "did:mesh:yan").await;
+    let after = read_until(&mut stream, "did:mesh:yan").await;
+    assert!(
+        after.contains("did:mesh:mallory") && after.contains(fx.sid.as_str()),
+        "{after}"
+    );
+}
+
 #[tokio::test]
 async fn exported_bundle_verifies_offline() {
     let fx = fixture().await;
