@@ -206,10 +206,13 @@ impl Signer {
         }
         let entries = trail.entries(0, usize::MAX).into_iter().cloned().collect();
         let prove: Vec<u64> = prove.iter().copied().filter(|i| *i < trail.len()).collect();
-        LogExport::build(
+        // The log's own leaf hashes: hashing every entry again would hold the engine's read
+        // lock (and so every write) for about a second per million entries.
+        LogExport::build_with_hashes(
             &self.origin,
             log_id,
             entries,
+            trail.log().leaves().to_vec(),
             &self.key,
             &self.key_name,
             &prove,

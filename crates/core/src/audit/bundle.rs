@@ -342,9 +342,32 @@ impl LogExport {
         key_name: &str,
         prove: &[u64],
     ) -> Result<Self, BundleError> {
-        let cp_origin = checked_log_origin(origin, log_id)?;
         let leaf_hashes: Vec<Digest32> = entries.iter().map(AuditEntry::leaf_hash).collect();
+        Self::build_with_hashes(origin, log_id, entries, leaf_hashes, key, key_name, prove)
+    }
+
+    /// Like [`LogExport::build`], with the entries' leaf hashes as the exporter's log already
+    /// holds them, so a large log is not hashed again while it is being read (a verifier
+    /// recomputes them anyway). `leaf_hashes` must have one hash per entry.
+    pub fn build_with_hashes(
+        origin: &str,
+        log_id: &str,
+        entries: Vec<AuditEntry>,
+        leaf_hashes: Vec<Digest32>,
+        key: &SigningKey,
+        key_name: &str,
+        prove: &[u64],
+    ) -> Result<Self, BundleError> {
+        let cp_origin = checked_log_origin(origin, log_id)?;
         let size = u64::try_from(leaf_hashes.len()).unwrap_or(u64::MAX);
+        if entries.len() != leaf_hashes.len() {
+            return Err(BundleError::SizeMismatch {
+                log_id: log_id.to_owned(),
+                entries: entries.len(),
+                leaf_hashes: leaf_hashes.len(),
+                checkpoint_size: size,
+            });
+        }
         let bad_cp = |source| BundleError::BadCheckpoint {
             log_id: log_id.to_owned(),
             source,

@@ -368,6 +368,26 @@ fn building_refuses_bad_input() {
         AuditBundle::new("bad origin", &verifier()),
         Err(BundleError::BadOrigin(_))
     ));
+    // Given leaf hashes must be one per entry; given right, they build the same export.
+    let e = entries(3, None);
+    let hashes: Vec<Digest32> = e.iter().map(AuditEntry::leaf_hash).collect();
+    assert!(matches!(
+        LogExport::build_with_hashes(
+            ORIGIN,
+            "hv",
+            e.clone(),
+            hashes[..2].to_vec(),
+            &key(),
+            KEY_NAME,
+            &[]
+        ),
+        Err(BundleError::SizeMismatch { .. })
+    ));
+    assert_eq!(
+        LogExport::build_with_hashes(ORIGIN, "hv", e.clone(), hashes, &key(), KEY_NAME, &[1])
+            .unwrap(),
+        LogExport::build(ORIGIN, "hv", e, &key(), KEY_NAME, &[1]).unwrap()
+    );
 }
 
 /// The hypervisor log of [`anchored_bundle`]: four ordinary entries, then (at index 4) the
