@@ -247,8 +247,13 @@ impl PgDb {
     }
 
     pub(crate) async fn close(&self) {
-        // Closing the lock's connection ends its session, which releases the writer lock.
-        if let Some(conn) = self.writer.lock().await.take() {
+        // Release the writer lock explicitly, then close its connection. Closing alone ends the
+        // session, but the server process lets go of its locks a moment after the client has
+        // returned, so a writer started right after this one stopped could be refused.
+        if let Some(mut conn) = self.writer.lock().await.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut conn)
+                .await;
             let _ = sqlx::Connection::close(conn).await;
         }
         self.pool.close().await;
