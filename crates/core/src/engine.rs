@@ -172,7 +172,7 @@ pub struct Counters {
 }
 
 /// The whole hypervisor state.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) sessions: BTreeMap<SessionId, SessionSlot>,

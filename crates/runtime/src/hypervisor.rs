@@ -321,16 +321,22 @@ impl Hypervisor {
     /// atomically under the engine lock. The store saves it and may then drop log entries up to
     /// that position.
     pub fn snapshot(&self) -> Result<(u64, Vec<u8>), RuntimeError> {
-        let engine = self.inner.engine.lock().map_err(|_| unavailable())?;
-        if let Some(c) = &self.inner.cluster
-            && c.in_flight.load(std::sync::atomic::Ordering::Acquire)
-        {
-            return Err(RuntimeError::Unavailable(
-                "a sequencing round is in flight; the state is not yet durable, try again".into(),
-            ));
-        }
-        let pos = self.inner.log.last_position();
-        let bytes = serde_json::to_vec(&*engine)
+        // Copy the state under the lock and encode the copy after releasing it: every command
+        // waits while the lock is held, and encoding a large state takes several times longer
+        // than copying it (a 180,000-write session stalled writes for about 200 ms).
+        let (pos, state) = {
+            let engine = self.inner.engine.lock().map_err(|_| unavailable())?;
+            if let Some(c) = &self.inner.cluster
+                && c.in_flight.load(std::sync::atomic::Ordering::Acquire)
+            {
+                return Err(RuntimeError::Unavailable(
+                    "a sequencing round is in flight; the state is not yet durable, try again"
+                        .into(),
+                ));
+            }
+            (self.inner.log.last_position(), engine.clone())
+        };
+        let bytes = serde_json::to_vec(&state)
             .map_err(|e| RuntimeError::Storage(format!("cannot serialize state: {e}")))?;
         Ok((pos, bytes))
     }

@@ -61,8 +61,11 @@ impl Store {
 
     /// Takes a snapshot of `hv` now and saves it; returns its position.
     pub async fn snapshot_now(&self, hv: &Hypervisor) -> Result<u64> {
-        let (pos, bytes) = hv
-            .snapshot()
+        // Encoding a large state takes a while: off the async workers.
+        let copy = hv.clone();
+        let (pos, bytes) = tokio::task::spawn_blocking(move || copy.snapshot())
+            .await
+            .map_err(|e| StoreError::Encode(format!("snapshot task failed: {e}")))?
             .map_err(|e| StoreError::Encode(e.to_string()))?;
         self.save_snapshot(pos, &bytes).await?;
         Ok(pos)
