@@ -6,8 +6,6 @@
 //! being large. Nor can one escape it by filling it: the engine refuses new work in a session
 //! whose trail is nearly full and keeps the rest for closing it (see `engine::audit_room`).
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::audit::detail::Detail;
@@ -16,6 +14,10 @@ use crate::audit::entry::{AuditEntry, Decision, MAX_REASON_LEN};
 use crate::audit::log::{DEFAULT_MAX_LEAVES, LogError, MerkleLog};
 use crate::id::{AgentDid, SessionId};
 use crate::time::Timestamp;
+
+mod chunks;
+
+use chunks::EntryChunks;
 
 /// `max_leaves` as an in-memory entry count.
 fn entries_for(max_leaves: u64) -> usize {
@@ -30,8 +32,9 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 pub struct AuditTrail {
     log_id: String,
     log: MerkleLog,
-    /// The newest entries; `entries[0].seq == first_seq`.
-    entries: VecDeque<AuditEntry>,
+    /// The newest entries, in shared chunks (cheap to copy for a snapshot);
+    /// `entries.get(0).seq == first_seq`.
+    entries: EntryChunks,
     first_seq: u64,
     max_entries: usize,
     /// Scratch buffer for the canonical encoding of the entry being appended (not state).
@@ -54,7 +57,7 @@ impl AuditTrail {
         AuditTrail {
             log_id: log_id.to_string(),
             log,
-            entries: VecDeque::new(),
+            entries: EntryChunks::default(),
             first_seq: 0,
             max_entries: max_entries.max(1),
             scratch: String::new(),
@@ -172,7 +175,7 @@ impl AuditTrail {
     pub fn entries(&self, from: u64, limit: usize) -> Vec<&AuditEntry> {
         let start = from.saturating_sub(self.first_seq);
         let start = usize::try_from(start).unwrap_or(usize::MAX);
-        self.entries.iter().skip(start).take(limit).collect()
+        self.entries.iter_from(start).take(limit).collect()
     }
 
     /// Sequence number of the oldest entry held in memory.
