@@ -420,19 +420,24 @@ fn hypervisor_log(session: &LogExport) -> LogExport {
     LogExport::build(ORIGIN, HYPERVISOR_LOG, hv, &key(), KEY_NAME, &[]).unwrap()
 }
 
-/// What the server exports by default: a terminated session's log and its anchor in the
-/// hypervisor log, without the hypervisor log.
-fn anchored_bundle() -> AuditBundle {
-    let mut b = AuditBundle::new(ORIGIN, &verifier()).unwrap();
-    let s = LogExport::build(
+/// The session's log of its first `n` entries, signed.
+fn session_log(n: u64) -> LogExport {
+    LogExport::build(
         ORIGIN,
         SESSION,
-        entries(9, Some(SESSION)),
+        entries(n, Some(SESSION)),
         &key(),
         KEY_NAME,
         &[],
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// What the server exports by default: a terminated session's log and its anchor in the
+/// hypervisor log, without the hypervisor log.
+fn anchored_bundle() -> AuditBundle {
+    let mut b = AuditBundle::new(ORIGIN, &verifier()).unwrap();
+    let s = session_log(9);
     let hv = hypervisor_log(&s);
     let proof = merkle::inclusion_proof(&hv.leaf_hashes, 4).unwrap();
     b.anchors = vec![AnchorExport::new(
@@ -498,15 +503,7 @@ fn an_anchor_needs_a_signed_checkpoint_of_the_hypervisor_log() {
 #[test]
 fn an_anchor_must_be_the_root_commitment_of_that_session() {
     // Entry 0 of the hypervisor log, with a valid proof, is not a root commitment.
-    let s = LogExport::build(
-        ORIGIN,
-        SESSION,
-        entries(9, Some(SESSION)),
-        &key(),
-        KEY_NAME,
-        &[],
-    )
-    .unwrap();
+    let s = session_log(9);
     let hv = hypervisor_log(&s);
     let mut b = anchored_bundle();
     b.anchors[0].entry = hv.entries[0].clone();
@@ -526,15 +523,7 @@ fn a_session_log_rewritten_and_resigned_after_its_commitment_is_caught() {
     assert!(anchor_error(&b).contains("is not the root of the bundled log's first 9 entries"));
     // Dropping entries after the fact is caught the same way.
     let mut b = anchored_bundle();
-    b.logs[0] = LogExport::build(
-        ORIGIN,
-        SESSION,
-        entries(7, Some(SESSION)),
-        &key(),
-        KEY_NAME,
-        &[],
-    )
-    .unwrap();
+    b.logs[0] = session_log(7);
     assert!(anchor_error(&b).contains("larger than the bundled log"));
 }
 
@@ -543,15 +532,7 @@ fn entries_appended_after_the_commitment_keep_the_anchor_valid() {
     // A session log that grew after it was committed (e.g. a denial recorded later) still
     // anchors by its first `tree_size` entries.
     let mut b = anchored_bundle();
-    b.logs[0] = LogExport::build(
-        ORIGIN,
-        SESSION,
-        entries(11, Some(SESSION)),
-        &key(),
-        KEY_NAME,
-        &[],
-    )
-    .unwrap();
+    b.logs[0] = session_log(11);
     assert_eq!(verify_bundle(&b).unwrap().anchors, 1);
 }
 
